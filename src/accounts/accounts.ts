@@ -1,0 +1,104 @@
+// Users, their API tokens, and who may see which organisation.
+import type { Store } from '../store/db.ts';
+import type { OrgsTable } from '../store/schema.ts';
+import { newId, newSecret, hashSecret } from '../domain/ids.ts';
+import { AppError, conflict, forbidden, invalidField, notFound } from '../domain/errors.ts';
+import type { Principal, UserPrincipal, UserRole } from '../domain/types.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+
+export const ADMIN_EMAIL = 'admin@localhost';
+export const MIN_PASSWORD = 8;
+
+export type NewUser = {
+  email: string; name: string; role: UserRole; password?: string | undefined;
+  orgId?: string | null; partnerId?: string | null; locationIds?: string[] | null;
+};
+
+export async function createUser(store: Store, u: NewUser): Promise<{ id: string; email: string; name: string; role: UserRole; locationIds: string[] | null }> {
+  const email = u.email.trim().toLowerCase();
+  if (u.password !== undefined && u.password.length < MIN_PASSWORD) throw invalidField('password', `password must have at least ${MIN_PASSWORD} characters`);
+  const exists = await store.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+  if (exists) throw conflict(`a user with email ${email} already exists`, 'email');
+  const id = newId('usr');
+  const password_hash = u.password === undefined ? null : await hashPassword(u.password);
+  try {
+    await store.db.insertInto('users').values({
+      id, email, name: u.name, role: u.role, password_hash, org_id: u.orgId ?? null, partner_id: u.partnerId ?? null,
+      location_ids: u.locationIds ? JSON.stringify(u.locationIds) : null, created_at: Date.now(),
+    }).execute();
+  } catch (e) {
+    // Two concurrent creations of one email: the unique index decides, the loser gets 409.
+    if (/unique|duplicate/i.test(String(e))) throw conflict(`a user with email ${email} already exists`, 'email');
+    throw e;
+  }
+  return { id, email, name: u.name, role: u.role, locationIds: u.locationIds ?? null };
+}
+
+export async function issueToken(store: Store, userId: string, label: string | null = null): Promise<string> {
+  const token = newSecret('lbt');
+  await store.db.insertInto('api_tokens').values({ token_hash: hashSecret(token), user_id: userId, label, created_at: Date.now(), revoked_at: null }).execute();
+  return token;
+}
+
+/** `loyalty admin-token`: the instance administrator exists once; each call adds a token. */
+export async function adminToken(store: Store): Promise<string> {
+  let admin = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirst();
+  if (!admin) admin = await createUser(store, { email: ADMIN_EMAIL, name: 'Administrator', role: 'admin' });
+  return issueToken(store, admin.id, 'admin-token');
+}
+
+// Failed sign-ins per email, so a password cannot be guessed at speed.
+const failures = new Map<string, { n: number; until: number }>();
+const MAX_FAILURES = 5;
+const LOCK_MS = 60_000;
+
+export async function signIn(store: Store, emailRaw: string, password: string): Promise<string> {
+  const email = emailRaw.trim().toLowerCase();
+  const f = failures.get(email);
+  if (f && f.n >= MAX_FAILURES && f.until > Date.now()) {
+    throw new AppError('rate_limited', 'too many failed sign-ins; try again later', undefined, Math.ceil((f.until - Date.now()) / 1000));
+  }
+  const user = await store.db.selectFrom('users').select(['id', 'password_hash']).where('email', '=', email).executeTakeFirst();
+  const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : false;
+  if (!ok || !user) {
+    const n = (f && f.until > Date.now() ? f.n : 0) + 1;
+    failures.set(email, { n, until: Date.now() + LOCK_MS });
+    throw new AppError('invalid_credentials', 'email or password is wrong');
+  }
+  failures.delete(email);
+  return issueToken(store, user.id, 'sign-in');
+}
+
+export async function userByToken(store: Store, token: string): Promise<UserPrincipal | null> {
+  const row = await store.db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .select(['users.id', 'users.role', 'users.org_id', 'users.partner_id', 'users.location_ids', 'api_tokens.revoked_at'])
+    .where('api_tokens.token_hash', '=', hashSecret(token)).executeTakeFirst();
+  if (!row || row.revoked_at !== null) return null;
+  return {
+    kind: 'user', userId: row.id, role: row.role as UserRole, orgId: row.org_id, partnerId: row.partner_id,
+    locationIds: row.location_ids ? (JSON.parse(row.location_ids) as string[]) : null,
+  };
+}
+
+export type OrgRow = OrgsTable;
+export type Need = 'read' | 'admin';
+
+/**
+ * The organisation if `p` may read it (or administer it, with need = 'admin').
+ * Someone outside the org gets 403 whether or not it exists, so ids cannot be probed.
+ */
+export async function orgAccess(store: Store, p: Principal, orgId: string, need: Need): Promise<OrgRow> {
+  if (p.kind !== 'user') throw forbidden('device tokens cannot use this route');
+  const org = await store.db.selectFrom('orgs').selectAll().where('id', '=', orgId).executeTakeFirst();
+  if (p.role === 'admin') {
+    if (!org) throw notFound('organisation');
+    return org;
+  }
+  const member = org && (p.role === 'partner-admin' ? org.partner_id !== null && org.partner_id === p.partnerId : p.orgId === org.id);
+  if (!org || !member) throw forbidden('this organisation is not yours');
+  if (need === 'admin' && p.role !== 'partner-admin' && p.role !== 'org-admin') throw forbidden(`role ${p.role} cannot change this organisation`);
+  return org;
+}
+
+/** Locations a principal is limited to within an org (managers); null = all. */
+export const locationLimit = (p: Principal): string[] | null => (p.kind === 'user' && p.role === 'manager' ? p.locationIds ?? [] : null);

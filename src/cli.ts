@@ -1,0 +1,76 @@
+// The `loyalty` command (PROTOCOL.md §0).
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.ts';
+import { openStore, migrateToLatest, isEmpty } from './store/db.ts';
+import { adminToken } from './accounts/accounts.ts';
+import { startServer } from './server.ts';
+import { REDACT } from './http/app.ts';
+
+const USAGE = `usage: loyalty <command>
+  start [--demo]   serve everything (HTTP API, first page, OpenAPI at /docs); --demo seeds the demo organisation into an empty store
+  migrate          bring the database schema up to date
+  demo             seed the demo organisation (into an empty store)
+  admin-token      print a new admin API token for the configured store
+environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL (see README)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+  const cmd = positionals[0];
+  const config = loadConfig();
+  const storeOptions = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+  if (!cmd || values.help) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === 'migrate' || cmd === 'admin-token' || cmd === 'demo') {
+    const store = await openStore(storeOptions);
+    try {
+      await migrateToLatest(store);
+      if (cmd === 'admin-token') console.log(await adminToken(store));
+      else if (cmd === 'demo') {
+        const { seedDemo } = await import('./demo/seed.ts');
+        if (!(await isEmpty(store))) { console.error('the store already has organisations; the demo seeds only an empty store'); return 1; }
+        const r = await seedDemo(store, { log: (m) => console.error(m) });
+        console.error(`demo organisation "${r.orgName}" seeded: ${r.votes} votes`);
+      } else console.error('schema is up to date');
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
+  if (cmd === 'start') {
+    const store = await openStore(storeOptions);
+    await migrateToLatest(store);
+    const logger = { level: config.logLevel, redact: REDACT };
+    const server = await startServer({ store, port: config.port, host: config.host, logger });
+    const log = server.app.log;
+    log.info({ backend: store.dialect, dataDir: store.dialect === 'sqlite' ? config.dataDir : undefined }, 'store ready');
+    if (values.demo) {
+      const { seedDemo, startDemoTraffic } = await import('./demo/seed.ts');
+      if (await isEmpty(store)) {
+        log.info('the store is empty: seeding the demo organisation (a few seconds)…');
+        const r = await seedDemo(store, { log: (m) => log.info(m) });
+        log.info(`demo organisation "${r.orgName}" seeded with ${r.votes} votes`);
+      }
+      startDemoTraffic(server.ctx, { log: (m) => log.debug(m) });
+    }
+    const token = await adminToken(store);
+    console.log(`\n  Loyalty Button is running: ${server.url}/#token=${token}\n  API docs: ${server.url}/docs\n  Admin API token: ${token}\n`);
+    const stop = async (): Promise<void> => {
+      log.info('shutting down');
+      await server.close();
+      await store.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+    return -1; // keep running
+  }
+  console.error(`unknown command "${cmd}"\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exit(code); }, (e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});

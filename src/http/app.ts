@@ -1,0 +1,46 @@
+// The HTTP server: one Fastify instance with every route, OpenAPI at /docs, and the first page.
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { App, AppContext } from './context.ts';
+import { installErrorHandler } from './errors.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { scoreRoutes } from './routes/scores.ts';
+
+export type AppOptions = { logger?: FastifyServerOptions['logger'] };
+
+/** Tokens never reach the log. */
+export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'res.body.token'];
+
+export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: opts.logger === undefined ? false : opts.logger,
+    bodyLimit: 256 * 1024,
+    // Load balancers and device fleets keep connections open; close idle ones on shutdown.
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App;
+
+  installErrorHandler(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Loyalty Button API', version: '1', description: 'Votes in, scores out. The device and script contract is PROTOCOL v1.' },
+      components: { securitySchemes: {
+        user: { type: 'http', scheme: 'bearer', description: 'API token of a user (loyalty admin-token, or POST /api/v1/auth/token)' },
+        device: { type: 'http', scheme: 'bearer', description: 'device token, shown once when the device is registered' },
+      } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
+  ingestRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  scoreRoutes(app, ctx);
+
+  const firstPage = readFileSync(new URL('../../web/first/index.html', import.meta.url));
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(firstPage));
+  return app;
+}

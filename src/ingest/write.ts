@@ -1,0 +1,114 @@
+// Stores votes and their rollups in one transaction. The SQL is written per backend because this
+// is the hot path: SQLite gets cached multi-row statements, PostgreSQL one statement per table
+// with array parameters (unnest). Both go through Kysely's executor as precompiled queries.
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Store } from '../store/db.ts';
+import type { DB } from '../store/schema.ts';
+import { addToRollups, type RollupDelta } from '../scores/cubes.ts';
+import { voteKey, type PreparedVote } from './vote.ts';
+
+const VOTE_COLS = ['device_id', 'event_id', 'org_id', 'ts', 'device_ts', 'received_at', 'clamped', 'button', 'reason',
+  'location_id', 'touchpoint_id', 'employee_id', 'local_day', 'local_hour', 'flags'] as const;
+const VOTE_PG_TYPES = ['text', 'text', 'text', 'int8', 'int8', 'int8', 'int4', 'text', 'text', 'text', 'text', 'text', 'text', 'int4', 'text'];
+const ROLLUP_KEY = ['org_id', 'cube', 'grain', 'bucket', 'location_id', 'touchpoint_id', 'employee_id', 'device_id'] as const;
+const ROLLUP_SUMS = ['satisfied', 'dissatisfied', 'flagged', 'visitors'] as const;
+const ROLLUP_COLS = [...ROLLUP_KEY, ...ROLLUP_SUMS];
+const ROLLUP_PG_TYPES = [...ROLLUP_KEY.map(() => 'text'), ...ROLLUP_SUMS.map(() => 'int4')];
+
+const voteRow = (v: PreparedVote): unknown[] => [
+  v.deviceId, v.eventId, v.orgId, v.ts, v.deviceTs, v.receivedAt, v.clamped ? 1 : 0, v.button, v.reason,
+  v.locationId, v.touchpointId, v.employeeId, v.localDay, v.localHour, v.flags.length ? JSON.stringify(v.flags) : null,
+];
+const rollupRow = (r: RollupDelta): unknown[] => ROLLUP_COLS.map((c) => r[c]);
+
+const ROLLUP_CONFLICT = `on conflict (${ROLLUP_KEY.join(', ')}) do update set ${ROLLUP_SUMS.map((c) => `${c} = rollups.${c} + excluded.${c}`).join(', ')}`;
+
+// --- SQLite: multi-row VALUES in a few fixed chunk sizes, so a handful of statements are prepared once.
+const CHUNKS = [256, 64, 16, 4, 1];
+function* chunked<T>(rows: T[]): Generator<T[]> {
+  let i = 0;
+  while (i < rows.length) {
+    const size = CHUNKS.find((c) => c <= rows.length - i)!;
+    yield rows.slice(i, i + size);
+    i += size;
+  }
+}
+const sqliteText = new Map<string, string>();
+function sqliteSql(kind: 'votes' | 'rollups', n: number): string {
+  const key = `${kind}${n}`;
+  let text = sqliteText.get(key);
+  if (!text) {
+    const cols = kind === 'votes' ? VOTE_COLS : ROLLUP_COLS;
+    const tuple = `(${cols.map(() => '?').join(',')})`;
+    const values = Array.from({ length: n }, () => tuple).join(',');
+    text = kind === 'votes'
+      ? `insert into votes (${cols.join(',')}) values ${values} on conflict do nothing returning device_id, event_id`
+      : `insert into rollups (${cols.join(',')}) values ${values} ${ROLLUP_CONFLICT}`;
+    sqliteText.set(key, text);
+  }
+  return text;
+}
+
+// --- PostgreSQL: unnest over one array per column.
+const pgArrays = (cols: readonly string[], types: string[]): string => cols.map((_, i) => `$${i + 1}::${types[i]}[]`).join(', ');
+const PG_VOTES = `insert into votes (${VOTE_COLS.join(',')}) select * from unnest(${pgArrays(VOTE_COLS, VOTE_PG_TYPES)}) on conflict do nothing returning device_id, event_id`;
+const PG_ROLLUPS = `insert into rollups (${ROLLUP_COLS.join(',')}) select * from unnest(${pgArrays(ROLLUP_COLS, ROLLUP_PG_TYPES)}) ${ROLLUP_CONFLICT}`;
+const columns = (rows: unknown[][], width: number): unknown[][] => Array.from({ length: width }, (_, c) => rows.map((r) => r[c]));
+
+type Exec = Kysely<DB> | Transaction<DB>;
+
+async function insertVotes(store: Store, trx: Exec, votes: PreparedVote[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  const take = (rows: Array<{ device_id: string; event_id: string }>): void => {
+    for (const r of rows) inserted.add(voteKey({ deviceId: r.device_id, eventId: r.event_id }));
+  };
+  if (store.dialect === 'sqlite') {
+    for (const chunk of chunked(votes)) {
+      const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(sqliteSql('votes', chunk.length), chunk.flatMap(voteRow)));
+      take(res.rows);
+    }
+  } else if (votes.length) {
+    const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(PG_VOTES, columns(votes.map(voteRow), VOTE_COLS.length)));
+    take(res.rows);
+  }
+  return inserted;
+}
+
+/** Adds deltas to the rollups. Rows are sorted by key so concurrent PostgreSQL writers lock in one order. */
+export async function upsertRollups(store: Store, trx: Exec, deltas: Map<string, RollupDelta>): Promise<void> {
+  const rows = [...deltas.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, r]) => rollupRow(r));
+  if (!rows.length) return;
+  if (store.dialect === 'sqlite') {
+    for (const chunk of chunked(rows)) await trx.executeQuery(CompiledQuery.raw(sqliteSql('rollups', chunk.length), chunk.flat()));
+  } else {
+    await trx.executeQuery(CompiledQuery.raw(PG_ROLLUPS, columns(rows, ROLLUP_COLS.length)));
+  }
+}
+
+export function voteRollupDeltas(votes: Iterable<PreparedVote>): Map<string, RollupDelta> {
+  const acc = new Map<string, RollupDelta>();
+  for (const v of votes) {
+    const flagged = v.flags.length > 0;
+    addToRollups(acc, {
+      orgId: v.orgId, deviceId: v.deviceId, locationId: v.locationId, touchpointId: v.touchpointId, employeeId: v.employeeId,
+      localDay: v.localDay, localHour: v.localHour,
+      satisfied: !flagged && v.button === 'satisfied' ? 1 : 0,
+      dissatisfied: !flagged && v.button === 'dissatisfied' ? 1 : 0,
+      flagged: flagged ? 1 : 0, visitors: 0,
+    });
+  }
+  return acc;
+}
+
+/**
+ * Stores the votes (already free of in-batch repeats) and their rollups atomically.
+ * Returns the votes actually inserted: the others were stored before and change nothing.
+ */
+export async function writeVotes(store: Store, votes: PreparedVote[]): Promise<PreparedVote[]> {
+  return store.db.transaction().execute(async (trx) => {
+    const inserted = await insertVotes(store, trx, votes);
+    const fresh = votes.filter((v) => inserted.has(voteKey(v)));
+    await upsertRollups(store, trx, voteRollupDeltas(fresh));
+    return fresh;
+  });
+}

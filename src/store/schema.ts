@@ -1,0 +1,51 @@
+// Row types of every table, as Kysely sees them. Timestamps are epoch milliseconds (bigint in
+// PostgreSQL, integer in SQLite); JSON is stored as text so both backends behave the same.
+import type { Generated } from 'kysely';
+
+export interface PartnersTable { id: string; name: string; created_at: number }
+export interface OrgsTable { id: string; partner_id: string | null; name: string; settings: string; created_at: number }
+export interface UsersTable {
+  id: string; org_id: string | null; partner_id: string | null; email: string; name: string;
+  role: string; password_hash: string | null; location_ids: string | null; created_at: number;
+}
+export interface ApiTokensTable { token_hash: string; user_id: string; label: string | null; created_at: number; revoked_at: number | null }
+export interface LocationsTable { id: string; org_id: string; name: string; timezone: string; opening_hours: string | null; created_at: number }
+export interface TouchpointsTable { id: string; org_id: string; location_id: string | null; name: string; channel: string | null; created_at: number }
+export interface EmployeesTable { id: string; org_id: string; name: string; created_at: number }
+export interface DevicesTable {
+  id: string; org_id: string; kind: string; name: string | null; token_hash: string; created_at: number;
+  last_seen_at: number | null; battery: number | null; rssi: number | null; firmware: string | null; buffered: number | null;
+}
+/** Where a device stood, and whom it rated, from valid_from (inclusive) to valid_to (exclusive, null = still). */
+export interface DeviceAssignmentsTable {
+  id: string; device_id: string; org_id: string; location_id: string; touchpoint_id: string | null;
+  employee_id: string | null; valid_from: number; valid_to: number | null; created_at: number;
+}
+export interface VotesTable {
+  device_id: string; event_id: string; org_id: string;
+  /** Effective time: the device's time, or the receive time when the device's was in the future. */
+  ts: number; device_ts: number; received_at: number; clamped: number;
+  button: string; reason: string | null;
+  location_id: string; touchpoint_id: string | null; employee_id: string | null;
+  local_day: string; local_hour: number;
+  /** JSON array of misuse rule names; null = counted. */
+  flags: string | null;
+}
+/**
+ * Pre-aggregated counters. `cube` names which dimensions are kept (the others are ''):
+ * T total, L location, LT location+touchpoint, LE location+employee, F every dimension.
+ * `grain` h/d/m with `bucket` "YYYY-MM-DDTHH" / "YYYY-MM-DD" / "YYYY-MM" in the location's zone.
+ */
+export interface RollupsTable {
+  org_id: string; cube: string; grain: string; bucket: string;
+  location_id: string; touchpoint_id: string; employee_id: string; device_id: string;
+  satisfied: number; dissatisfied: number; flagged: number; visitors: number;
+}
+
+export interface DB {
+  partners: PartnersTable; orgs: OrgsTable; users: UsersTable; api_tokens: ApiTokensTable;
+  locations: LocationsTable; touchpoints: TouchpointsTable; employees: EmployeesTable;
+  devices: DevicesTable; device_assignments: DeviceAssignmentsTable; votes: VotesTable; rollups: RollupsTable;
+}
+// Generated is re-exported so later tables with serial columns can use it without another import.
+export type { Generated };
