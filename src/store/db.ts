@@ -19,6 +19,8 @@ export type Store = {
   dialect: Dialect;
   /** The SQLite file, for read-only connections of workers; null on PostgreSQL. */
   sqlitePath: string | null;
+  /** The PostgreSQL schema in use when not the default one. */
+  pgSchema: string | null;
   close(): Promise<void>;
 };
 
@@ -46,7 +48,7 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
       ...(opts.pgSchema ? { options: `-c search_path=${opts.pgSchema}` } : {}),
     });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', sqlitePath: null, close: () => db.destroy() };
+    return { db, dialect: 'postgres', sqlitePath: null, pgSchema: opts.pgSchema ?? null, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? 'loyalty.db';
   let path = ':memory:';
@@ -60,11 +62,12 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   // "acknowledged means durably stored" requires; WAL keeps readers off the writer's back.
   raw.exec('pragma journal_mode = wal; pragma synchronous = full; pragma busy_timeout = 5000; pragma foreign_keys = on;');
   const db = new Kysely<DB>({ dialect: nodeSqliteDialect(raw) });
-  return { db, dialect: 'sqlite', sqlitePath: path === ':memory:' ? null : path, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', sqlitePath: path === ':memory:' ? null : path, pgSchema: null, close: () => db.destroy() };
 }
 
 export async function migrateToLatest(store: Store): Promise<void> {
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider });
+  // The migration bookkeeping lives in the same schema, or Kysely would find another schema's tables.
+  const migrator = new Migrator({ db: store.db, provider: migrationProvider, ...(store.pgSchema ? { migrationTableSchema: store.pgSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   for (const r of results ?? []) if (r.status === 'Error') throw new Error(`migration ${r.migrationName} failed`);
   if (error) throw error instanceof Error ? error : new Error(String(error));
