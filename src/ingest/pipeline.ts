@@ -3,7 +3,7 @@
 // flagged votes are kept and held out of the scores. Each mark is counted in `ingestCounters`.
 import { localParts } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
-import type { DeviceRef, Refs } from '../store/refs.ts';
+import type { AssignmentRef, DeviceRef, LocationRef, Refs } from '../store/refs.ts';
 import { assignmentAt } from '../store/refs.ts';
 import type { PreparedVote, VoteEvent } from './vote.ts';
 
@@ -11,7 +11,9 @@ import type { PreparedVote, VoteEvent } from './vote.ts';
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 export type StepContext = { device: DeviceRef; refs: Refs; receivedAt: number };
-export type Step = { name: string; run(vote: PreparedVote, ctx: StepContext): void | Promise<void> };
+/** What the steps read, fetched once per batch so the steps themselves stay synchronous. */
+type Loaded = StepContext & { assignments: AssignmentRef[]; locations: Map<string, LocationRef> };
+export type Step = { name: string; run(vote: PreparedVote, ctx: Loaded): void };
 
 export const ingestCounters: Record<string, number> = { received: 0, clamped_future_ts: 0 };
 const count = (reason: string): void => { ingestCounters[reason] = (ingestCounters[reason] ?? 0) + 1; };
@@ -29,8 +31,8 @@ const clampFutureTs: Step = {
 
 const attribute: Step = {
   name: 'attribute',
-  async run(v, ctx) {
-    const a = assignmentAt(await ctx.refs.assignments(v.deviceId), v.ts);
+  run(v, ctx) {
+    const a = assignmentAt(ctx.assignments, v.ts);
     if (!a) throw new AppError('conflict', 'this device is not assigned to a location yet');
     v.locationId = a.locationId;
     v.touchpointId = a.touchpointId;
@@ -40,8 +42,8 @@ const attribute: Step = {
 
 const bucketLocalTime: Step = {
   name: 'bucket_local_time',
-  async run(v, ctx) {
-    const loc = await ctx.refs.location(v.locationId);
+  run(v, ctx) {
+    const loc = ctx.locations.get(v.locationId);
     if (!loc) throw new AppError('internal', `location ${v.locationId} of device ${v.deviceId} is missing`);
     const p = localParts(loc.timezone, v.ts);
     v.localDay = p.day;
@@ -55,6 +57,13 @@ export const VOTE_STEPS: Step[] = [clampFutureTs, attribute, bucketLocalTime];
 export async function prepareVotes(
   events: Array<VoteEvent & { parsedTs: number }>, ctx: StepContext, steps: Step[] = VOTE_STEPS,
 ): Promise<PreparedVote[]> {
+  const assignments = await ctx.refs.assignments(ctx.device.id);
+  const locations = new Map<string, LocationRef>();
+  for (const a of assignments) {
+    const loc = await ctx.refs.location(a.locationId);
+    if (loc) locations.set(loc.id, loc);
+  }
+  const loaded: Loaded = { ...ctx, assignments, locations };
   const out: PreparedVote[] = [];
   for (const e of events) {
     const v: PreparedVote = {
@@ -63,10 +72,7 @@ export async function prepareVotes(
       button: e.button, reason: e.reason ?? null,
       locationId: '', touchpointId: null, employeeId: null, localDay: '', localHour: 0, flags: [],
     };
-    for (const step of steps) {
-      const r = step.run(v, ctx);
-      if (r) await r;
-    }
+    for (const step of steps) step.run(v, loaded);
     count('received');
     out.push(v);
   }
