@@ -42,22 +42,22 @@ async function main(argv: string[]): Promise<number> {
     const store = await openStore(storeOptions);
     await migrateToLatest(store);
     const logger = { level: config.logLevel, redact: REDACT };
-    const server = await startServer({ store, port: config.port, host: config.host, logger });
-    const log = server.app.log;
-    log.info({ backend: store.dialect, dataDir: store.dialect === 'sqlite' ? config.dataDir : undefined }, 'store ready');
-    if (values.demo) {
-      const { seedDemo, startDemoTraffic } = await import('./demo/seed.ts');
-      if (await isEmpty(store)) {
-        log.info('the store is empty: seeding the demo organisation (a few seconds)…');
-        const r = await seedDemo(store, { log: (m) => log.info(m) });
-        log.info(`demo organisation "${r.orgName}" seeded with ${r.votes} votes`);
-      }
-      startDemoTraffic(server.ctx, { log: (m) => log.debug(m) });
+    const pino = (await import('pino')).default(logger);
+    pino.info({ backend: store.dialect, dataDir: store.dialect === 'sqlite' ? config.dataDir : undefined }, 'store ready');
+    const demo = values.demo ? await import('./demo/seed.ts') : null;
+    // Seed before listening, so nobody sees a half-seeded demo.
+    if (demo && (await isEmpty(store))) {
+      pino.info('the store is empty: seeding the demo organisation (a few seconds)…');
+      const r = await demo.seedDemo(store, { log: (m) => pino.info(m) });
+      pino.info(`demo organisation "${r.orgName}" seeded with ${r.votes} votes`);
     }
-    const token = await adminToken(store);
+    const server = await startServer({ store, port: config.port, host: config.host, logger: pino });
+    const stopDemo = demo ? demo.startDemoTraffic(server.ctx, { log: (m) => pino.debug(m) }) : () => {};
+    const token = await adminToken(store, 'start');
     console.log(`\n  Loyalty Button is running: ${server.url}/#token=${token}\n  API docs: ${server.url}/docs\n  Admin API token: ${token}\n`);
     const stop = async (): Promise<void> => {
-      log.info('shutting down');
+      pino.info('shutting down');
+      stopDemo();
       await server.close();
       await store.close();
       process.exit(0);

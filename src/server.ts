@@ -1,5 +1,5 @@
 // Wires store, ingest and HTTP together; used by `loyalty start` and by tests.
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import { openStore, migrateToLatest, type Store, type StoreOptions } from './store/db.ts';
 import { Refs } from './store/refs.ts';
 import { GroupCommitter } from './ingest/committer.ts';
@@ -9,7 +9,7 @@ import type { App, AppContext } from './http/context.ts';
 export type Server = { app: App; ctx: AppContext; url: string; close(): Promise<void> };
 
 export async function startServer(o: {
-  store?: Store; storeOptions?: StoreOptions; port?: number; host?: string; logger?: FastifyServerOptions['logger'];
+  store?: Store; storeOptions?: StoreOptions; port?: number; host?: string; logger?: FastifyBaseLogger;
 } = {}): Promise<Server> {
   const store = o.store ?? await openStore(o.storeOptions);
   if (!o.store) await migrateToLatest(store);

@@ -40,11 +40,19 @@ export async function issueToken(store: Store, userId: string, label: string | n
   return token;
 }
 
-/** `loyalty admin-token`: the instance administrator exists once; each call adds a token. */
-export async function adminToken(store: Store): Promise<string> {
+/**
+ * A new token of the instance administrator (created on first use). `loyalty admin-token` adds
+ * one each call; `loyalty start` prints one labelled 'start' and revokes the previous start's, so
+ * restarts do not pile up live tokens.
+ */
+export async function adminToken(store: Store, label: 'admin-token' | 'start' = 'admin-token'): Promise<string> {
   let admin = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirst();
   if (!admin) admin = await createUser(store, { email: ADMIN_EMAIL, name: 'Administrator', role: 'admin' });
-  return issueToken(store, admin.id, 'admin-token');
+  if (label === 'start') {
+    await store.db.updateTable('api_tokens').set({ revoked_at: Date.now() })
+      .where('user_id', '=', admin.id).where('label', '=', 'start').where('revoked_at', 'is', null).execute();
+  }
+  return issueToken(store, admin.id, label);
 }
 
 // Failed sign-ins per email, so a password cannot be guessed at speed.
@@ -62,6 +70,7 @@ export async function signIn(store: Store, emailRaw: string, password: string): 
   const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : false;
   if (!ok || !user) {
     const n = (f && f.until > Date.now() ? f.n : 0) + 1;
+    if (failures.size > 10_000) for (const [k, v] of failures) if (v.until <= Date.now()) failures.delete(k);
     failures.set(email, { n, until: Date.now() + LOCK_MS });
     throw new AppError('invalid_credentials', 'email or password is wrong');
   }

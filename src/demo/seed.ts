@@ -1,4 +1,201 @@
+// `loyalty start --demo` / `loyalty demo`: a believable demo organisation with ~90 days of votes,
+// and a trickle of live presses so the first page visibly moves. Everything goes through the
+// ordinary service functions and the real ingest path (prepareVotes → writeVotes), so
+// attribution and local-time bucketing are exactly what production does. See model.ts for the
+// story the numbers tell.
 import type { Store } from '../store/db.ts';
 import type { AppContext } from '../http/context.ts';
-export async function seedDemo(_store: Store, _o: { log(m: string): void }): Promise<{ orgName: string; votes: number }> { return { orgName: 'x', votes: 0 }; }
-export function startDemoTraffic(_ctx: AppContext, _o: { log(m: string): void }): void {}
+import { Refs, type DeviceRef } from '../store/refs.ts';
+import { prepareVotes } from '../ingest/pipeline.ts';
+import { writeVotes } from '../ingest/write.ts';
+import type { PreparedVote, VoteEvent } from '../ingest/vote.ts';
+import { createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listLocations } from '../orgs/orgs.ts';
+import { createDevice, listDevices } from '../devices/devices.ts';
+import { createUser } from '../accounts/accounts.ts';
+import { addDays, localParts, todayIn, weekdayOf, zoneOffset } from '../domain/time.ts';
+import {
+  DEMO_ORG_NAME, DEMO_PARTNER_NAME, DEMO_USER, DEVICES, EMPLOYEES, LOCATIONS, TOUCHPOINTS, WEEKDAY_FACTOR,
+  hourWeight, press, type DeviceSpec,
+} from './model.ts';
+import { mulberry32, pickWeighted, poisson } from './random.ts';
+
+export { DEMO_ORG_NAME, DEMO_PARTNER_NAME, DEMO_USER } from './model.ts';
+
+/** Votes per writeVotes call: one durable transaction each. */
+const CHUNK = 1000;
+const SEED = 20_261_120;
+
+export type SeedOptions = {
+  log(m: string): void;
+  /** The end of the seeded history (epoch ms); default now. */
+  now?: number;
+  /** How many local days of history, today included; default 90. */
+  days?: number;
+};
+
+type Event = VoteEvent & { parsedTs: number };
+
+const hhmm = (s: string): number => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
+
+/** The instant at which the wall clock of `tz` shows `day` + `minuteOfDay` (+ seconds); null inside a DST gap. */
+function wallToUtc(tz: string, day: string, minuteOfDay: number, seconds: number): number | null {
+  const wall = Date.parse(`${day}T00:00:00Z`) + minuteOfDay * 60_000 + seconds * 1000;
+  let ts = wall - zoneOffset(tz, wall);
+  ts = wall - zoneOffset(tz, ts);
+  const p = localParts(tz, ts);
+  return p.day === day && p.minuteOfDay === minuteOfDay ? ts : null;
+}
+
+// Presses per hour are scaled so a 14-hour ordinary weekday gets about `perDay` votes.
+const REFERENCE_DAY = Array.from({ length: 14 }, (_, i) => hourWeight(8 + i)).reduce((a, b) => a + b, 0);
+
+/** Generates the demo history: events per device name, in time order, with their ids. */
+export function generateHistory(now: number, days: number, seed = SEED): Map<string, Event[]> {
+  const rng = mulberry32(seed);
+  const byDevice = new Map<string, Array<Omit<Event, 'id'>>>(DEVICES.map((d) => [d.name, []]));
+  for (const loc of LOCATIONS) {
+    const devices = DEVICES.filter((d) => d.location === loc.key);
+    const today = todayIn(loc.timezone, now);
+    for (let i = days - 1; i >= 0; i--) {
+      const day = addDays(today, -i);
+      const weekday = weekdayOf(day);
+      // Day-to-day noise and a gentle growth over the period.
+      const dayFactor = WEEKDAY_FACTOR[weekday] * (0.88 + 0.24 * rng()) * (0.95 + 0.1 * ((days - i) / days));
+      for (const [open, close] of loc.openingHours[weekday] ?? []) {
+        const from = hhmm(open);
+        const to = hhmm(close) > from ? hhmm(close) : 24 * 60; // the demo has no overnight intervals
+        for (let h = Math.floor(from / 60); h * 60 < to; h++) {
+          const start = Math.max(from, h * 60);
+          const end = Math.min(to, (h + 1) * 60);
+          const n = poisson(rng, (loc.perDay * hourWeight(h) / REFERENCE_DAY) * dayFactor * ((end - start) / 60));
+          for (let k = 0; k < n; k++) {
+            const minute = start + Math.floor(rng() * (end - start));
+            const ts = wallToUtc(loc.timezone, day, minute, Math.floor(rng() * 60));
+            const dev = pickWeighted(rng, devices, (d) => d.weight);
+            const vote = press(rng, dev, h, weekday);
+            if (ts === null || ts > now) continue;
+            byDevice.get(dev.name)!.push({ ts, parsedTs: ts, ...vote });
+          }
+        }
+      }
+    }
+  }
+  const out = new Map<string, Event[]>();
+  for (const [name, list] of byDevice) {
+    list.sort((a, b) => a.parsedTs - b.parsedTs);
+    out.set(name, list.map((e, i) => ({ id: `demo-${String(i + 1).padStart(6, '0')}`, ...e })));
+  }
+  return out;
+}
+
+export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: string; orgName: string; votes: number }> {
+  const started = Date.now();
+  const now = o.now ?? Date.now();
+  const days = o.days ?? 90;
+  if (!Number.isInteger(days) || days < 1) throw new Error('days must be a positive integer');
+  const exists = await store.db.selectFrom('orgs').select('id').where('name', '=', DEMO_ORG_NAME).executeTakeFirst();
+  if (exists) throw new Error(`the demo organisation "${DEMO_ORG_NAME}" already exists`);
+
+  // The organisation, built with the same service functions the API uses.
+  const partner = await createPartner(store, DEMO_PARTNER_NAME);
+  const org = await createOrg(store, DEMO_ORG_NAME, partner.id);
+  await createUser(store, { email: DEMO_USER.email, name: DEMO_USER.name, role: 'org-admin', password: DEMO_USER.password, orgId: org.id });
+  const locationId = new Map<string, string>();
+  const touchpointId = new Map<string, string>();
+  for (const l of LOCATIONS) {
+    const loc = await createLocation(store, org.id, { name: l.name, timezone: l.timezone, openingHours: l.openingHours });
+    locationId.set(l.key, loc.id);
+    for (const t of TOUCHPOINTS) {
+      const tp = await createTouchpoint(store, org.id, { name: t.name, locationId: loc.id, channel: t.channel });
+      touchpointId.set(`${l.key}/${t.name}`, tp.id);
+    }
+  }
+  const employeeId = new Map<string, string>();
+  for (const e of EMPLOYEES) employeeId.set(e.key, (await createEmployee(store, org.id, e.name)).id);
+  const deviceRef = new Map<string, DeviceRef>();
+  for (const d of DEVICES) {
+    const dev = await createDevice(store, org.id, {
+      kind: d.kind, name: d.name, locationId: locationId.get(d.location)!,
+      touchpointId: touchpointId.get(`${d.location}/${d.touchpoint}`)!, employeeId: d.employee ? employeeId.get(d.employee)! : null,
+    });
+    deviceRef.set(d.name, { id: dev.id, orgId: org.id, kind: d.kind });
+  }
+  o.log(`demo: "${DEMO_ORG_NAME}" with ${LOCATIONS.length} locations, ${EMPLOYEES.length} employees, ${DEVICES.length} devices; sign in as ${DEMO_USER.email} / ${DEMO_USER.password}`);
+
+  // The history, through the real ingest steps.
+  const history = generateHistory(now, days);
+  const refs = new Refs(store);
+  const votes: PreparedVote[] = [];
+  for (const [name, events] of history) {
+    votes.push(...await prepareVotes(events, { device: deviceRef.get(name)!, refs, receivedAt: now }));
+  }
+  o.log(`demo: ${votes.length} votes over ${days} days prepared in ${Date.now() - started} ms; storing…`);
+
+  let stored = 0;
+  let lastLog = Date.now();
+  for (let i = 0; i < votes.length; i += CHUNK) {
+    stored += (await writeVotes(store, votes.slice(i, i + CHUNK))).length;
+    if (Date.now() - lastLog > 2000) {
+      o.log(`demo: stored ${stored} of ${votes.length} votes`);
+      lastLog = Date.now();
+    }
+  }
+  o.log(`demo: ${stored} votes stored in ${Date.now() - started} ms`);
+  return { orgId: org.id, orgName: DEMO_ORG_NAME, votes: stored };
+}
+
+type LiveDevice = { ref: DeviceRef; spec: DeviceSpec; timezone: string };
+
+/**
+ * Live demo traffic: every 2–6 s one demo panel or fob is pressed, at the current time, through
+ * the same ingest path and group committer as a real device. Returns a function that stops it.
+ */
+export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): () => void {
+  const rng = mulberry32(Date.now() >>> 0);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let devices: LiveDevice[] | null = null;
+  let n = 0;
+
+  const load = async (): Promise<LiveDevice[]> => {
+    const org = await ctx.store.db.selectFrom('orgs').select('id').where('name', '=', DEMO_ORG_NAME).executeTakeFirst();
+    if (!org) return [];
+    const zones = new Map((await listLocations(ctx.store, org.id)).map((l) => [l.id, l.timezone]));
+    const out: LiveDevice[] = [];
+    for (const d of await listDevices(ctx.store, org.id)) {
+      const spec = DEVICES.find((s) => s.name === d.name);
+      const tz = d.locationId ? zones.get(d.locationId) : undefined;
+      if (spec && tz && (d.kind === 'panel' || d.kind === 'fob')) out.push({ ref: { id: d.id, orgId: org.id, kind: d.kind }, spec, timezone: tz });
+    }
+    return out;
+  };
+
+  const tick = async (): Promise<void> => {
+    devices ??= await load();
+    if (!devices.length) {
+      o.log('demo traffic: no demo organisation in this store; not pressing anything');
+      stopped = true;
+      return;
+    }
+    const d = pickWeighted(rng, devices, (x) => x.spec.weight);
+    const now = Date.now();
+    const local = localParts(d.timezone, now);
+    const vote = press(rng, d.spec, local.hour, local.weekday);
+    const event: Event = { id: `live-${now}-${++n}`, ts: now, parsedTs: now, ...vote };
+    const r = await ctx.committer.submit(await prepareVotes([event], { device: d.ref, refs: ctx.refs, receivedAt: now }));
+    o.log(`demo traffic: ${d.spec.name} pressed ${vote.button}${vote.reason ? ` (${vote.reason})` : ''}; accepted ${r.accepted}`);
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      tick().catch((e: unknown) => o.log(`demo traffic: ${e instanceof Error ? e.message : String(e)}`)).finally(schedule);
+    }, 2000 + Math.floor(rng() * 4000));
+    timer.unref();
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -42,7 +42,7 @@ export function zoneOffset(tz: string, ts: number): number {
   const get = (type: string): number => Number(parts.find((p) => p.type === type)!.value);
   const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   const offset = wall - block * QUARTER_HOUR;
-  if (offsetCache.size > 50_000) offsetCache.clear();
+  if (offsetCache.size > 500_000) offsetCache.clear(); // ~50 MB at most
   offsetCache.set(key, offset);
   return offset;
 }

@@ -1,5 +1,5 @@
 // The HTTP server: one Fastify instance with every route, OpenAPI at /docs, and the first page.
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -10,14 +10,15 @@ import { ingestRoutes } from './routes/ingest.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { scoreRoutes } from './routes/scores.ts';
 
-export type AppOptions = { logger?: FastifyServerOptions['logger'] };
+/** A pino logger (tokens redacted, see REDACT); none = silent, as in tests. */
+export type AppOptions = { logger?: FastifyBaseLogger | undefined };
 
 /** Tokens never reach the log. */
 export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'res.body.token'];
 
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger === undefined ? false : opts.logger,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: 256 * 1024,
     // Load balancers and device fleets keep connections open; close idle ones on shutdown.
     forceCloseConnections: 'idle',
