@@ -11,10 +11,12 @@ const USAGE = `usage: loyalty <command>
   migrate          bring the database schema up to date
   demo             seed the demo organisation (into an empty store)
   admin-token      print a new admin API token for the configured store
+  rebuild-rollups [--org ID]
+                   recompute the score rollups from the stored votes (repair; safe while running)
 environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL (see README)`;
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, org: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   const cmd = positionals[0];
   const config = loadConfig();
   const storeOptions = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
@@ -22,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  if (cmd === 'migrate' || cmd === 'admin-token' || cmd === 'demo') {
+  if (cmd === 'migrate' || cmd === 'admin-token' || cmd === 'demo' || cmd === 'rebuild-rollups') {
     const store = await openStore(storeOptions);
     try {
       await migrateToLatest(store);
@@ -32,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
         if (!(await isEmpty(store))) { console.error('the store already has organisations; the demo seeds only an empty store'); return 1; }
         const r = await seedDemo(store, { log: (m) => console.error(m) });
         console.error(`demo organisation "${r.orgName}" seeded: ${r.votes} votes`);
+      } else if (cmd === 'rebuild-rollups') {
+        const { rebuildRollups } = await import('./scores/rebuild.ts');
+        const r = await rebuildRollups(store, values.org);
+        console.error(`rollups rebuilt from ${r.votes} votes: ${r.rows} rows`);
       } else console.error('schema is up to date');
     } finally {
       await store.close();

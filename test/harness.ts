@@ -32,17 +32,16 @@ export async function freshStore(backend: Backend): Promise<{ store: Store; disp
   }
   const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   const store = await openStore({ databaseUrl: PG_URL, pgSchema: schema });
-  await migrateToLatest(store);
-  return {
-    store,
-    async dispose() {
-      await store.close();
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop schema if exists "${schema}" cascade`);
-      await c.end();
-    },
+  const dispose = async (): Promise<void> => {
+    await store.close();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`drop schema if exists "${schema}" cascade`);
+    await c.end();
   };
+  // A failed migration must not leave its half-built schema behind in the shared database.
+  try { await migrateToLatest(store); } catch (e) { await dispose(); throw e; }
+  return { store, dispose };
 }
 
 /** Registers `body` once per backend inside a describe block named after it. */

@@ -62,18 +62,19 @@ const LOCK_MS = 60_000;
 
 export async function signIn(store: Store, emailRaw: string, password: string): Promise<string> {
   const email = emailRaw.trim().toLowerCase();
-  const f = failures.get(email);
-  if (f && f.n >= MAX_FAILURES && f.until > Date.now()) {
-    throw new AppError('rate_limited', 'too many failed sign-ins; try again later', undefined, Math.ceil((f.until - Date.now()) / 1000));
+  const now = Date.now();
+  const prev = failures.get(email);
+  const n = prev && prev.until > now ? prev.n : 0;
+  if (n >= MAX_FAILURES) {
+    throw new AppError('rate_limited', 'too many failed sign-ins; try again later', undefined, Math.ceil((prev!.until - now) / 1000));
   }
+  // Count the attempt before the (slow, asynchronous) hash check: otherwise a burst of parallel
+  // guesses would all pass the check above before the first failure was recorded.
+  if (failures.size > 10_000) for (const [k, v] of failures) if (v.until <= now) failures.delete(k);
+  failures.set(email, { n: n + 1, until: now + LOCK_MS });
   const user = await store.db.selectFrom('users').select(['id', 'password_hash']).where('email', '=', email).executeTakeFirst();
   const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : false;
-  if (!ok || !user) {
-    const n = (f && f.until > Date.now() ? f.n : 0) + 1;
-    if (failures.size > 10_000) for (const [k, v] of failures) if (v.until <= Date.now()) failures.delete(k);
-    failures.set(email, { n, until: Date.now() + LOCK_MS });
-    throw new AppError('invalid_credentials', 'email or password is wrong');
-  }
+  if (!ok || !user) throw new AppError('invalid_credentials', 'email or password is wrong');
   failures.delete(email);
   return issueToken(store, user.id, 'sign-in');
 }

@@ -37,12 +37,18 @@ export async function createDevice(store: Store, orgId: string, body: { kind: De
   return { id, token, orgId, kind: body.kind, name: body.name ?? null, ...a, lastSeenAt: null, battery: null, rssi: null, firmware: null, buffered: null };
 }
 
-export async function listDevices(store: Store, orgId: string): Promise<Device[]> {
-  const rows = await store.db.selectFrom('devices')
-    .leftJoin('device_assignments', (j) => j.onRef('device_assignments.device_id', '=', 'devices.id').on('device_assignments.valid_to', 'is', null))
+/** Devices with the placement valid at `now` (a move scheduled for later is not yet current). */
+export async function listDevices(store: Store, orgId: string, only: string[] | null = null, now = Date.now()): Promise<Device[]> {
+  let q = store.db.selectFrom('devices')
+    .leftJoin('device_assignments', (j) => j.onRef('device_assignments.device_id', '=', 'devices.id')
+      .on('device_assignments.valid_from', '<=', now)
+      .on((eb) => eb.or([eb('device_assignments.valid_to', 'is', null), eb('device_assignments.valid_to', '>', now)])))
     .select(['devices.id', 'devices.org_id', 'devices.kind', 'devices.name', 'devices.last_seen_at', 'devices.battery', 'devices.rssi', 'devices.firmware', 'devices.buffered',
       'device_assignments.location_id', 'device_assignments.touchpoint_id', 'device_assignments.employee_id'])
-    .where('devices.org_id', '=', orgId).orderBy('devices.name').orderBy('devices.id').execute();
+    .where('devices.org_id', '=', orgId).orderBy('devices.name').orderBy('devices.id');
+  // A manager sees the devices currently placed in the granted locations.
+  if (only) q = only.length ? q.where('device_assignments.location_id', 'in', only) : q.where(({ lit }) => lit(false));
+  const rows = await q.execute();
   return rows.map((r) => ({
     id: r.id, orgId: r.org_id, kind: r.kind as DeviceKind, name: r.name,
     locationId: r.location_id, touchpointId: r.touchpoint_id, employeeId: r.employee_id,

@@ -17,8 +17,11 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// IANA names only ("Europe/Berlin", "UTC"): Intl also takes raw offsets like "+03:00", but a
+// fixed offset silently ignores DST and would bucket half the year an hour off.
+const IANA_NAME = /^(?:UTC|[A-Za-z]+(?:\/[A-Za-z0-9_+-]+)+)$/;
 export function isValidTimeZone(tz: string): boolean {
-  if (!tz || tz.length > 64) return false;
+  if (!tz || tz.length > 64 || !IANA_NAME.test(tz)) return false;
   try {
     formatter(tz);
     return true;
@@ -76,18 +79,25 @@ export function todayIn(tz: string, now = Date.now()): string {
   return localParts(tz, now).day;
 }
 
+// The range of instants and dates the system accepts. Anything outside is a broken clock or a
+// typo; bounding it keeps every date computation (and the database's integer columns) in range.
+export const EARLIEST_TS = Date.UTC(2000, 0, 1);
+export const LATEST_TS = Date.UTC(2200, 0, 1) - 1;
+export const EARLIEST_DATE = '2000-01-01';
+export const LATEST_DATE = '2199-12-31';
+
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 export function parseDate(value: string, field: string): string {
   if (!DATE_RE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)) ||
       new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
     throw invalidField(field, `${field} must be a calendar date YYYY-MM-DD`);
   }
+  if (value < EARLIEST_DATE || value > LATEST_DATE) throw invalidField(field, `${field} must be between ${EARLIEST_DATE} and ${LATEST_DATE}`);
   return value;
 }
 
 // ISO-8601 with a mandatory offset (a device's local wall time without offset is ambiguous).
 const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
-export const EARLIEST_TS = Date.UTC(2000, 0, 1);
 
 /** Parses a timestamp as the protocol accepts it: ISO-8601 with an offset, or epoch milliseconds. */
 export function parseTimestamp(value: unknown, field: string): number {
@@ -108,6 +118,7 @@ export function parseTimestamp(value: unknown, field: string): number {
     throw invalidField(field, `${field} must be ISO-8601 with an offset or epoch milliseconds`);
   }
   if (ts < EARLIEST_TS) throw invalidField(field, `${field} is before 2000-01-01: is the device clock set?`);
+  if (ts > LATEST_TS) throw invalidField(field, `${field} is after ${LATEST_DATE}: is the device clock set?`);
   return ts;
 }
 

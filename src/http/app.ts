@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { App, AppContext } from './context.ts';
 import { installErrorHandler } from './errors.ts';
+import { principalOf } from './auth.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { scoreRoutes } from './routes/scores.ts';
@@ -25,6 +26,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   }).withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App;
 
   installErrorHandler(app);
+  // JSON only: a text/plain body would reach handlers as a string and fail later with a vaguer error.
+  app.removeContentTypeParser('text/plain');
   await app.register(swagger, {
     openapi: {
       info: { title: 'Loyalty Button API', version: '1', description: 'Votes in, scores out. The device and script contract is PROTOCOL v1.' },
@@ -35,6 +38,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Routes that declare a security scheme authenticate before their body is validated.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.schema?.security?.length) await principalOf(ctx.store, ctx.refs, req);
+  });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
   ingestRoutes(app, ctx);

@@ -15,7 +15,19 @@ export function bearer(req: FastifyRequest): string {
   return m[1]!;
 }
 
+// Resolved once per request: by the preValidation hook (so a missing token answers 401 before a
+// malformed body answers 400 — strangers learn nothing about a route's schema) or by the handler.
+const resolved = new WeakMap<FastifyRequest, Principal>();
+
 export async function principalOf(store: Store, refs: Refs, req: FastifyRequest): Promise<Principal> {
+  const known = resolved.get(req);
+  if (known) return known;
+  const p = await resolvePrincipal(store, refs, req);
+  resolved.set(req, p);
+  return p;
+}
+
+async function resolvePrincipal(store: Store, refs: Refs, req: FastifyRequest): Promise<Principal> {
   const token = bearer(req);
   if (token.startsWith('lbd_')) {
     const d = await refs.deviceByTokenHash(hashSecret(token));

@@ -69,8 +69,11 @@ export async function createTouchpoint(store: Store, orgId: string, body: { name
   return tp;
 }
 
-export async function listTouchpoints(store: Store, orgId: string): Promise<Touchpoint[]> {
-  const rows = await store.db.selectFrom('touchpoints').selectAll().where('org_id', '=', orgId).orderBy('name').execute();
+/** Touchpoints; with `only` (a manager's locations) just those placed in these locations. */
+export async function listTouchpoints(store: Store, orgId: string, only: string[] | null = null): Promise<Touchpoint[]> {
+  let q = store.db.selectFrom('touchpoints').selectAll().where('org_id', '=', orgId).orderBy('name');
+  if (only) q = only.length ? q.where('location_id', 'in', only) : q.where(({ lit }) => lit(false));
+  const rows = await q.execute();
   return rows.map((r) => ({ id: r.id, orgId: r.org_id, name: r.name, locationId: r.location_id, channel: r.channel }));
 }
 

@@ -120,8 +120,18 @@ const core: Migration = {
   },
 };
 
+// Heartbeats report battery and signal as any number (PROTOCOL §2: 0..100, dBm); integer
+// columns refused 87.5 on PostgreSQL. SQLite's column affinity already kept the fraction.
+const fractionalHealth: Migration = {
+  async up(db: AnyDb) {
+    if (db.getExecutor().adapter instanceof SqliteAdapter) return;
+    await sql`alter table devices alter column battery type double precision, alter column rssi type double precision`.execute(db);
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '2026-11-23-001-core': core,
+  '2026-11-23-002-fractional-health': fractionalHealth,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

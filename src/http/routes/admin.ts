@@ -115,8 +115,9 @@ export function adminRoutes(app: App, ctx: AppContext): void {
   app.get('/api/v1/orgs/:org/touchpoints', {
     schema: { tags: ['organisations'], summary: 'Touchpoints', security: userAuth, params: OrgParams, response: { 200: rowsOf(TouchpointOut), ...commonErrors } },
   }, async (req) => {
-    await orgAccess(store, await user(req), req.params.org, 'read');
-    return { rows: await listTouchpoints(store, req.params.org) };
+    const p = await user(req);
+    await orgAccess(store, p, req.params.org, 'read');
+    return { rows: await listTouchpoints(store, req.params.org, locationLimit(p)) };
   });
 
   app.post('/api/v1/orgs/:org/employees', {
@@ -161,8 +162,9 @@ export function adminRoutes(app: App, ctx: AppContext): void {
   app.get('/api/v1/orgs/:org/devices', {
     schema: { tags: ['devices'], summary: 'Devices with their current placement and last heartbeat', security: userAuth, params: OrgParams, response: { 200: rowsOf(DeviceOut), ...commonErrors } },
   }, async (req) => {
-    await orgAccess(store, await user(req), req.params.org, 'read');
-    return { rows: await listDevices(store, req.params.org) };
+    const p = await user(req);
+    await orgAccess(store, p, req.params.org, 'read');
+    return { rows: await listDevices(store, req.params.org, locationLimit(p)) };
   });
 
   app.post('/api/v1/orgs/:org/devices/:device/assignment', {

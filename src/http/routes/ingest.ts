@@ -23,7 +23,7 @@ const HeartbeatBody = Type.Object({
   battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   rssi: Type.Optional(Type.Number({ minimum: -200, maximum: 0 })),
   firmware: Type.Optional(Type.String({ maxLength: 64 })),
-  buffered: Type.Optional(Type.Integer({ minimum: 0 })),
+  buffered: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000 })),
 });
 const bearerAuth = [{ device: [] }];
 
