@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { openStore, migrateToLatest, type Store, type StoreOptions } from './store/db.ts';
 import { Refs } from './store/refs.ts';
 import { GroupCommitter } from './ingest/committer.ts';
+import { DeviceBus } from './devices/events.ts';
 import { buildApp } from './http/app.ts';
 import type { App, AppContext } from './http/context.ts';
 
@@ -15,7 +16,7 @@ export async function startServer(o: {
   if (!o.store) await migrateToLatest(store);
   const refs = new Refs(store);
   const committer = new GroupCommitter(store);
-  const ctx: AppContext = { store, refs, committer };
+  const ctx: AppContext = { store, refs, committer, bus: new DeviceBus() };
   const app = await buildApp(ctx, { logger: o.logger });
   const address = await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
   return {

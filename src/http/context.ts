@@ -3,8 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Store } from '../store/db.ts';
 import type { Refs } from '../store/refs.ts';
 import type { GroupCommitter } from '../ingest/committer.ts';
+import type { DeviceBus } from '../devices/events.ts';
 
-/** What every route needs, built once per server. */
-export type AppContext = { store: Store; refs: Refs; committer: GroupCommitter };
+/** What every route and transport needs, built once per server. */
+export type AppContext = { store: Store; refs: Refs; committer: GroupCommitter; bus: DeviceBus };
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

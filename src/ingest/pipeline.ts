@@ -5,7 +5,7 @@ import { localParts } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
 import type { AssignmentRef, DeviceRef, LocationRef, Refs } from '../store/refs.ts';
 import { assignmentAt } from '../store/refs.ts';
-import type { PreparedVote, VoteEvent } from './vote.ts';
+import type { Placed, PreparedVisitors, PreparedVote, VoteEvent } from './vote.ts';
 
 /** A device's clock may run ahead a little; beyond this a ts is clamped to the receive time. */
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -13,12 +13,12 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 export type StepContext = { device: DeviceRef; refs: Refs; receivedAt: number };
 /** What the steps read, fetched once per batch so the steps themselves stay synchronous. */
 type Loaded = StepContext & { assignments: AssignmentRef[]; locations: Map<string, LocationRef> };
-export type Step = { name: string; run(vote: PreparedVote, ctx: Loaded): void };
+export type Step<T extends Placed = PreparedVote> = { name: string; run(item: T, ctx: Loaded): void };
 
 export const ingestCounters: Record<string, number> = { received: 0, clamped_future_ts: 0 };
 const count = (reason: string): void => { ingestCounters[reason] = (ingestCounters[reason] ?? 0) + 1; };
 
-const clampFutureTs: Step = {
+const clampFutureTs: Step<Placed> = {
   name: 'clamp_future_ts',
   run(v, ctx) {
     if (v.deviceTs > ctx.receivedAt + FUTURE_TOLERANCE_MS) {
@@ -29,7 +29,7 @@ const clampFutureTs: Step = {
   },
 };
 
-const attribute: Step = {
+const attribute: Step<Placed> = {
   name: 'attribute',
   run(v, ctx) {
     const a = assignmentAt(ctx.assignments, v.ts);
@@ -40,7 +40,7 @@ const attribute: Step = {
   },
 };
 
-const bucketLocalTime: Step = {
+const bucketLocalTime: Step<Placed> = {
   name: 'bucket_local_time',
   run(v, ctx) {
     const loc = ctx.locations.get(v.locationId);
@@ -51,30 +51,51 @@ const bucketLocalTime: Step = {
   },
 };
 
-export const VOTE_STEPS: Step[] = [clampFutureTs, attribute, bucketLocalTime];
+export const VOTE_STEPS: Array<Step<PreparedVote>> = [clampFutureTs, attribute, bucketLocalTime];
+// A counter's people are placed like votes, but not on an employee: nobody is rated by a door.
+const noEmployee: Step<Placed> = { name: 'no_employee', run(v) { v.employeeId = null; } };
+export const VISITOR_STEPS: Array<Step<PreparedVisitors>> = [clampFutureTs, attribute, noEmployee, bucketLocalTime];
 
-/** Turns validated events (timestamps already parsed) into votes ready to store. */
-export async function prepareVotes(
-  events: Array<VoteEvent & { parsedTs: number }>, ctx: StepContext, steps: Step[] = VOTE_STEPS,
-): Promise<PreparedVote[]> {
+async function load(ctx: StepContext): Promise<Loaded> {
   const assignments = await ctx.refs.assignments(ctx.device.id);
   const locations = new Map<string, LocationRef>();
   for (const a of assignments) {
     const loc = await ctx.refs.location(a.locationId);
     if (loc) locations.set(loc.id, loc);
   }
-  const loaded: Loaded = { ...ctx, assignments, locations };
-  const out: PreparedVote[] = [];
-  for (const e of events) {
-    const v: PreparedVote = {
-      deviceId: ctx.device.id, eventId: e.id, orgId: ctx.device.orgId,
-      ts: e.parsedTs, deviceTs: e.parsedTs, receivedAt: ctx.receivedAt, clamped: false,
-      button: e.button, reason: e.reason ?? null,
-      locationId: '', touchpointId: null, employeeId: null, localDay: '', localHour: 0, flags: [],
-    };
+  return { ...ctx, assignments, locations };
+}
+
+function placed(id: string, ts: number, ctx: StepContext): Placed {
+  return {
+    deviceId: ctx.device.id, eventId: id, orgId: ctx.device.orgId,
+    ts, deviceTs: ts, receivedAt: ctx.receivedAt, clamped: false,
+    locationId: '', touchpointId: null, employeeId: null, localDay: '', localHour: 0,
+  };
+}
+
+/** Turns validated events (timestamps already parsed) into votes ready to store. */
+export async function prepareVotes(
+  events: Array<VoteEvent & { parsedTs: number }>, ctx: StepContext, steps: Array<Step<PreparedVote>> = VOTE_STEPS,
+): Promise<PreparedVote[]> {
+  const loaded = await load(ctx);
+  return events.map((e) => {
+    const v: PreparedVote = { ...placed(e.id, e.parsedTs, ctx), button: e.button, reason: e.reason ?? null, flags: [] };
     for (const step of steps) step.run(v, loaded);
     count('received');
-    out.push(v);
-  }
-  return out;
+    return v;
+  });
+}
+
+/** Turns validated visitor events into counts ready to store. */
+export async function prepareVisitors(
+  events: Array<{ id: string; in: number; out?: number | undefined; parsedTs: number }>, ctx: StepContext,
+): Promise<PreparedVisitors[]> {
+  const loaded = await load(ctx);
+  return events.map((e) => {
+    const v: PreparedVisitors = { ...placed(e.id, e.parsedTs, ctx), in: e.in, out: e.out ?? null };
+    for (const step of VISITOR_STEPS) step.run(v, loaded);
+    count('visitors_received');
+    return v;
+  });
 }

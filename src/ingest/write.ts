@@ -5,7 +5,7 @@ import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Store } from '../store/db.ts';
 import type { DB } from '../store/schema.ts';
 import { addToRollups, type RollupDelta } from '../scores/cubes.ts';
-import { voteKey, type PreparedVote } from './vote.ts';
+import { voteKey, type PreparedVisitors, type PreparedVote } from './vote.ts';
 
 const VOTE_COLS = ['device_id', 'event_id', 'org_id', 'ts', 'device_ts', 'received_at', 'clamped', 'button', 'reason',
   'location_id', 'touchpoint_id', 'employee_id', 'local_day', 'local_hour', 'flags'] as const;
@@ -15,6 +15,13 @@ const ROLLUP_SUMS = ['satisfied', 'dissatisfied', 'flagged', 'visitors'] as cons
 const ROLLUP_COLS = [...ROLLUP_KEY, ...ROLLUP_SUMS];
 const ROLLUP_PG_TYPES = [...ROLLUP_KEY.map(() => 'text'), ...ROLLUP_SUMS.map(() => 'int4')];
 
+const VISITOR_COLS = ['device_id', 'event_id', 'org_id', 'ts', 'device_ts', 'received_at', 'clamped', 'in_count', 'out_count',
+  'location_id', 'touchpoint_id', 'local_day', 'local_hour'] as const;
+const VISITOR_PG_TYPES = ['text', 'text', 'text', 'int8', 'int8', 'int8', 'int4', 'int4', 'int4', 'text', 'text', 'text', 'int4'];
+const visitorRow = (v: PreparedVisitors): unknown[] => [
+  v.deviceId, v.eventId, v.orgId, v.ts, v.deviceTs, v.receivedAt, v.clamped ? 1 : 0, v.in, v.out,
+  v.locationId, v.touchpointId, v.localDay, v.localHour,
+];
 const voteRow = (v: PreparedVote): unknown[] => [
   v.deviceId, v.eventId, v.orgId, v.ts, v.deviceTs, v.receivedAt, v.clamped ? 1 : 0, v.button, v.reason,
   v.locationId, v.touchpointId, v.employeeId, v.localDay, v.localHour, v.flags.length ? JSON.stringify(v.flags) : null,
@@ -34,16 +41,16 @@ function* chunked<T>(rows: T[]): Generator<T[]> {
   }
 }
 const sqliteText = new Map<string, string>();
-function sqliteSql(kind: 'votes' | 'rollups', n: number): string {
+function sqliteSql(kind: 'votes' | 'visitor_events' | 'rollups', n: number): string {
   const key = `${kind}${n}`;
   let text = sqliteText.get(key);
   if (!text) {
-    const cols = kind === 'votes' ? VOTE_COLS : ROLLUP_COLS;
+    const cols = kind === 'votes' ? VOTE_COLS : kind === 'visitor_events' ? VISITOR_COLS : ROLLUP_COLS;
     const tuple = `(${cols.map(() => '?').join(',')})`;
     const values = Array.from({ length: n }, () => tuple).join(',');
-    text = kind === 'votes'
-      ? `insert into votes (${cols.join(',')}) values ${values} on conflict do nothing returning device_id, event_id`
-      : `insert into rollups (${cols.join(',')}) values ${values} ${ROLLUP_CONFLICT}`;
+    text = kind === 'rollups'
+      ? `insert into rollups (${cols.join(',')}) values ${values} ${ROLLUP_CONFLICT}`
+      : `insert into ${kind} (${cols.join(',')}) values ${values} on conflict do nothing returning device_id, event_id`;
     sqliteText.set(key, text);
   }
   return text;
@@ -52,23 +59,27 @@ function sqliteSql(kind: 'votes' | 'rollups', n: number): string {
 // --- PostgreSQL: unnest over one array per column.
 const pgArrays = (cols: readonly string[], types: string[]): string => cols.map((_, i) => `$${i + 1}::${types[i]}[]`).join(', ');
 const PG_VOTES = `insert into votes (${VOTE_COLS.join(',')}) select * from unnest(${pgArrays(VOTE_COLS, VOTE_PG_TYPES)}) on conflict do nothing returning device_id, event_id`;
+const PG_VISITORS = `insert into visitor_events (${VISITOR_COLS.join(',')}) select * from unnest(${pgArrays(VISITOR_COLS, VISITOR_PG_TYPES)}) on conflict do nothing returning device_id, event_id`;
 const PG_ROLLUPS = `insert into rollups (${ROLLUP_COLS.join(',')}) select * from unnest(${pgArrays(ROLLUP_COLS, ROLLUP_PG_TYPES)}) ${ROLLUP_CONFLICT}`;
 const columns = (rows: unknown[][], width: number): unknown[][] => Array.from({ length: width }, (_, c) => rows.map((r) => r[c]));
 
 type Exec = Kysely<DB> | Transaction<DB>;
 
-async function insertVotes(store: Store, trx: Exec, votes: PreparedVote[]): Promise<Set<string>> {
+/** Inserts device events, skipping (device, event id) pairs already stored; returns the keys inserted. */
+async function insertEvents<T extends { deviceId: string; eventId: string }>(
+  store: Store, trx: Exec, table: 'votes' | 'visitor_events', items: T[], row: (item: T) => unknown[], width: number, pgText: string,
+): Promise<Set<string>> {
   const inserted = new Set<string>();
   const take = (rows: Array<{ device_id: string; event_id: string }>): void => {
     for (const r of rows) inserted.add(voteKey({ deviceId: r.device_id, eventId: r.event_id }));
   };
   if (store.dialect === 'sqlite') {
-    for (const chunk of chunked(votes)) {
-      const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(sqliteSql('votes', chunk.length), chunk.flatMap(voteRow)));
+    for (const chunk of chunked(items)) {
+      const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(sqliteSql(table, chunk.length), chunk.flatMap(row)));
       take(res.rows);
     }
-  } else if (votes.length) {
-    const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(PG_VOTES, columns(votes.map(voteRow), VOTE_COLS.length)));
+  } else if (items.length) {
+    const res = await trx.executeQuery<{ device_id: string; event_id: string }>(CompiledQuery.raw(pgText, columns(items.map(row), width)));
     take(res.rows);
   }
   return inserted;
@@ -106,9 +117,29 @@ export function voteRollupDeltas(votes: Iterable<PreparedVote>): Map<string, Rol
  */
 export async function writeVotes(store: Store, votes: PreparedVote[]): Promise<PreparedVote[]> {
   return store.db.transaction().execute(async (trx) => {
-    const inserted = await insertVotes(store, trx, votes);
+    const inserted = await insertEvents(store, trx, 'votes', votes, voteRow, VOTE_COLS.length, PG_VOTES);
     const fresh = votes.filter((v) => inserted.has(voteKey(v)));
     await upsertRollups(store, trx, voteRollupDeltas(fresh));
+    return fresh;
+  });
+}
+
+/** Stores visitor counts and adds them to the rollups' `visitors`, atomically; returns those inserted. */
+export async function writeVisitors(store: Store, items: PreparedVisitors[]): Promise<PreparedVisitors[]> {
+  // The first occurrence of an event id in the batch owns it, as for votes.
+  const seen = new Set<string>();
+  const unique = items.filter((v) => !seen.has(voteKey(v)) && (seen.add(voteKey(v)), true));
+  return store.db.transaction().execute(async (trx) => {
+    const inserted = await insertEvents(store, trx, 'visitor_events', unique, visitorRow, VISITOR_COLS.length, PG_VISITORS);
+    const fresh = unique.filter((v) => inserted.has(voteKey(v)));
+    const acc = new Map<string, RollupDelta>();
+    for (const v of fresh) {
+      addToRollups(acc, {
+        orgId: v.orgId, deviceId: v.deviceId, locationId: v.locationId, touchpointId: v.touchpointId, employeeId: null,
+        localDay: v.localDay, localHour: v.localHour, satisfied: 0, dissatisfied: 0, flagged: 0, visitors: v.in,
+      });
+    }
+    await upsertRollups(store, trx, acc);
     return fresh;
   });
 }

@@ -115,7 +115,7 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
       share: total ? round4(s.satisfied / total) : null,
       wilson: w ? [round4(w[0]), round4(w[1])] : null,
       score: score(s.satisfied, total, scoring),
-      // Visitor counters arrive with the devices issue; until a counter reports, these stay null.
+      // null, not 0, where no counter reported: "no data" is not "nobody came".
       visitors: s.visitors > 0 ? s.visitors : null,
       responseRate: s.visitors > 0 ? round4(total / s.visitors) : null,
       flagged: s.flagged,

@@ -129,9 +129,33 @@ const fractionalHealth: Migration = {
   },
 };
 
+// Visitor counters (PROTOCOL §2 visitors): kept per event for idempotency and for rebuilding the
+// `visitors` column of the rollups, which ingest maintains in the same transaction.
+const visitorEvents: Migration = {
+  async up(db: AnyDb) {
+    await db.schema.createTable('visitor_events')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text', (c) => c.notNull())
+      .addColumn('org_id', 'text', (c) => c.notNull())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('device_ts', 'bigint', (c) => c.notNull())
+      .addColumn('received_at', 'bigint', (c) => c.notNull())
+      .addColumn('clamped', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('in_count', 'integer', (c) => c.notNull())
+      .addColumn('out_count', 'integer')
+      .addColumn('location_id', 'text', (c) => c.notNull())
+      .addColumn('touchpoint_id', 'text')
+      .addColumn('local_day', 'text', (c) => c.notNull())
+      .addColumn('local_hour', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('visitor_events_pk', ['device_id', 'event_id']).execute();
+    await db.schema.createIndex('visitor_events_org_ts').on('visitor_events').columns(['org_id', 'ts']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '2026-11-23-001-core': core,
   '2026-11-23-002-fractional-health': fractionalHealth,
+  '2026-11-23-003-visitor-events': visitorEvents,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -31,6 +31,14 @@ export interface VotesTable {
   /** JSON array of misuse rule names; null = counted. */
   flags: string | null;
 }
+/** People counted by a `counter` device (PROTOCOL §2 visitors), attributed like votes. */
+export interface VisitorEventsTable {
+  device_id: string; event_id: string; org_id: string;
+  ts: number; device_ts: number; received_at: number; clamped: number;
+  in_count: number; out_count: number | null;
+  location_id: string; touchpoint_id: string | null;
+  local_day: string; local_hour: number;
+}
 /**
  * Pre-aggregated counters. `cube` names which dimensions are kept (the others are ''):
  * T total, L location, LT location+touchpoint, LE location+employee, F every dimension.
@@ -45,7 +53,7 @@ export interface RollupsTable {
 export interface DB {
   partners: PartnersTable; orgs: OrgsTable; users: UsersTable; api_tokens: ApiTokensTable;
   locations: LocationsTable; touchpoints: TouchpointsTable; employees: EmployeesTable;
-  devices: DevicesTable; device_assignments: DeviceAssignmentsTable; votes: VotesTable; rollups: RollupsTable;
+  devices: DevicesTable; device_assignments: DeviceAssignmentsTable; votes: VotesTable; visitor_events: VisitorEventsTable; rollups: RollupsTable;
 }
 // Generated is re-exported so later tables with serial columns can use it without another import.
 export type { Generated };

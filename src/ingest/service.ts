@@ -1,0 +1,84 @@
+// What a device can send, independent of the transport: HTTP routes and the MQTT consumer both
+// call these, so validation, idempotency and errors are the same whichever way a press arrives.
+import type { Store } from '../store/db.ts';
+import type { Refs } from '../store/refs.ts';
+import type { DeviceKind, DevicePrincipal } from '../domain/types.ts';
+import { AppError, forbidden } from '../domain/errors.ts';
+import { parseTimestamp } from '../domain/time.ts';
+import { recordHeartbeat } from '../devices/devices.ts';
+import { prepareVisitors, prepareVotes } from './pipeline.ts';
+import { writeVisitors } from './write.ts';
+import type { GroupCommitter, IngestResult } from './committer.ts';
+import { HeartbeatBody, INGEST_BODY_LIMIT, VisitorsBody, VotesBody } from './schemas.ts';
+import { compileChecker } from './validate.ts';
+
+export type IngestContext = { store: Store; refs: Refs; committer: GroupCommitter };
+
+/** Which device kinds may send which message (PROTOCOL §2). */
+export const MESSAGE_KINDS = {
+  votes: ['panel', 'fob'],
+  heartbeat: ['panel', 'fob', 'counter', 'camera'],
+  visitors: ['counter'],
+} as const satisfies Record<string, readonly DeviceKind[]>;
+export type MessageKind = keyof typeof MESSAGE_KINDS;
+
+export function requireKind(device: DevicePrincipal, message: MessageKind): void {
+  const kinds: readonly DeviceKind[] = MESSAGE_KINDS[message];
+  if (!kinds.includes(device.deviceKind)) throw forbidden(`a ${device.deviceKind} cannot send ${message}; allowed: ${kinds.join(', ')}`);
+}
+
+// Timestamps are checked for the whole batch before anything is stored: one bad event rejects all.
+const withTs = <E extends { ts: string | number }>(events: E[]): Array<E & { parsedTs: number }> =>
+  events.map((e, i) => ({ ...e, parsedTs: parseTimestamp(e.ts, `events[${i}].ts`) }));
+
+/** Stores a validated votes body; resolves only once the votes are durably committed. */
+export async function ingestVotes(ctx: IngestContext, device: DevicePrincipal, body: VotesBody, receivedAt = Date.now()): Promise<IngestResult> {
+  requireKind(device, 'votes');
+  const votes = await prepareVotes(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  return ctx.committer.submit(votes);
+}
+
+/** Stores a validated visitors body (kind counter), idempotent like votes. */
+export async function ingestVisitors(ctx: IngestContext, device: DevicePrincipal, body: VisitorsBody, receivedAt = Date.now()): Promise<IngestResult> {
+  requireKind(device, 'visitors');
+  const items = await prepareVisitors(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  const fresh = await writeVisitors(ctx.store, items);
+  return { accepted: fresh.length, duplicates: items.length - fresh.length };
+}
+
+export async function ingestHeartbeat(ctx: IngestContext, device: DevicePrincipal, body: HeartbeatBody, at = Date.now()): Promise<{ ok: true; serverTime: string }> {
+  requireKind(device, 'heartbeat');
+  await recordHeartbeat(ctx.store, device.deviceId, body, at);
+  return { ok: true, serverTime: new Date(at).toISOString() };
+}
+
+const checkVotes = compileChecker(VotesBody);
+const checkVisitors = compileChecker(VisitorsBody);
+const checkHeartbeat = compileChecker(HeartbeatBody);
+
+export type MessageOutcome =
+  | { message: 'votes' | 'visitors'; ids: string[]; result: IngestResult }
+  | { message: 'heartbeat'; ids: []; result: { ok: true; serverTime: string } };
+
+/**
+ * A raw message from a non-HTTP transport (MQTT): size check, JSON parse and the same schema as
+ * the HTTP route, then the same service. `ids` are the event ids now durably stored (new or not).
+ */
+export async function handleDeviceMessage(ctx: IngestContext, device: DevicePrincipal, message: MessageKind, payload: Uint8Array): Promise<MessageOutcome> {
+  if (payload.byteLength > INGEST_BODY_LIMIT) throw new AppError('body_too_large', `payload exceeds the limit of ${INGEST_BODY_LIMIT} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+  } catch (e) {
+    throw new AppError('invalid_json', `the payload is not valid JSON: ${(e as Error).message}`, 'body');
+  }
+  if (message === 'votes') {
+    const body = checkVotes(json);
+    return { message, ids: body.events.map((e) => e.id), result: await ingestVotes(ctx, device, body) };
+  }
+  if (message === 'visitors') {
+    const body = checkVisitors(json);
+    return { message, ids: body.events.map((e) => e.id), result: await ingestVisitors(ctx, device, body) };
+  }
+  return { message, ids: [], result: await ingestHeartbeat(ctx, device, checkHeartbeat(json)) };
+}
