@@ -76,6 +76,16 @@ eachBackend('demo organisation', (ctx) => {
     assert.ok(Number(span.rows[0]!.lo) <= NOW - 88 * DAY, 'the history reaches back about 90 days');
   });
 
+  it('has door counters whose visitors give a plausible response rate at every location', async () => {
+    const rows = await api.scores(seeded.orgId, { from: utcDate(NOW - 29 * DAY), to: utcDate(NOW), by: 'location' });
+    for (const r of rows) {
+      assert.ok(r.visitors > r.total * 5, `${r.label}: ${r.visitors} visitors for ${r.total} votes`);
+      // The demo's visitors are drawn around votes / 0.11; over a month the rate lands near it.
+      assert.ok(r.responseRate > 0.09 && r.responseRate < 0.13, `${r.label}: response rate ${r.responseRate}`);
+      assert.equal(r.responseRate, Math.round((r.total / r.visitors) * 10000) / 10000);
+    }
+  });
+
   it('has one clearly weaker employee', async () => {
     const res = await sql<{ name: string; satisfied: unknown; total: unknown }>`
       select e.name as name, sum(case when v.button = 'satisfied' then 1 else 0 end) as satisfied, count(*) as total

@@ -6,8 +6,8 @@
 import type { Store } from '../store/db.ts';
 import type { AppContext } from '../http/context.ts';
 import { Refs, type DeviceRef } from '../store/refs.ts';
-import { prepareVotes } from '../ingest/pipeline.ts';
-import { writeVotes } from '../ingest/write.ts';
+import { prepareVisitors, prepareVotes } from '../ingest/pipeline.ts';
+import { writeVisitors, writeVotes } from '../ingest/write.ts';
 import type { PreparedVote, VoteEvent } from '../ingest/vote.ts';
 import { createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listLocations } from '../orgs/orgs.ts';
 import { createDevice, listDevices } from '../devices/devices.ts';
@@ -49,9 +49,19 @@ function wallToUtc(tz: string, day: string, minuteOfDay: number, seconds: number
 // Presses per hour are scaled so a 14-hour ordinary weekday gets about `perDay` votes.
 const REFERENCE_DAY = Array.from({ length: 14 }, (_, i) => hourWeight(8 + i)).reduce((a, b) => a + b, 0);
 
-/** Generates the demo history: events per device name, in time order, with their ids. */
-export function generateHistory(now: number, days: number, seed = SEED): Map<string, Event[]> {
+/** Share of passers-by who press a button: what the door counters' figures imply (PRODUCT.md: response rate). */
+const DEMO_RESPONSE_RATE = 0.11;
+export type VisitorEvent = { id: string; ts: number; parsedTs: number; in: number };
+
+/**
+ * Generates the demo history: vote events per device name, in time order, with their ids, and
+ * per location the door counter's hourly visitor counts (its own random stream, so the votes do
+ * not change when the counters do).
+ */
+export function generateHistory(now: number, days: number, seed = SEED): { votes: Map<string, Event[]>; visitors: Map<string, VisitorEvent[]> } {
   const rng = mulberry32(seed);
+  const doorRng = mulberry32(seed ^ 0x5eed);
+  const visitors = new Map<string, VisitorEvent[]>(LOCATIONS.map((l) => [l.key, []]));
   const byDevice = new Map<string, Array<Omit<Event, 'id'>>>(DEVICES.map((d) => [d.name, []]));
   for (const loc of LOCATIONS) {
     const devices = DEVICES.filter((d) => d.location === loc.key);
@@ -67,7 +77,13 @@ export function generateHistory(now: number, days: number, seed = SEED): Map<str
         for (let h = Math.floor(from / 60); h * 60 < to; h++) {
           const start = Math.max(from, h * 60);
           const end = Math.min(to, (h + 1) * 60);
-          const n = poisson(rng, (loc.perDay * hourWeight(h) / REFERENCE_DAY) * dayFactor * ((end - start) / 60));
+          const expected = (loc.perDay * hourWeight(h) / REFERENCE_DAY) * dayFactor * ((end - start) / 60);
+          const n = poisson(rng, expected);
+          const counted = wallToUtc(loc.timezone, day, end - 1, 59);
+          if (counted !== null && counted <= now) {
+            const list = visitors.get(loc.key)!;
+            list.push({ id: `door-${list.length + 1}`, ts: counted, parsedTs: counted, in: poisson(doorRng, expected / DEMO_RESPONSE_RATE) });
+          }
           for (let k = 0; k < n; k++) {
             const minute = start + Math.floor(rng() * (end - start));
             const ts = wallToUtc(loc.timezone, day, minute, Math.floor(rng() * 60));
@@ -85,7 +101,7 @@ export function generateHistory(now: number, days: number, seed = SEED): Map<str
     list.sort((a, b) => a.parsedTs - b.parsedTs);
     out.set(name, list.map((e, i) => ({ id: `demo-${String(i + 1).padStart(6, '0')}`, ...e })));
   }
-  return out;
+  return { votes: out, visitors };
 }
 
 export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: string; orgName: string; votes: number }> {
@@ -120,14 +136,25 @@ export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: s
     });
     deviceRef.set(d.name, { id: dev.id, orgId: org.id, kind: d.kind });
   }
+  const doorRef = new Map<string, DeviceRef>();
+  for (const l of LOCATIONS) {
+    const dev = await createDevice(store, org.id, { kind: 'counter', name: `${l.name} · door counter`, locationId: locationId.get(l.key)!, touchpointId: null, employeeId: null });
+    doorRef.set(l.key, { id: dev.id, orgId: org.id, kind: 'counter' });
+  }
   o.log(`demo: "${DEMO_ORG_NAME}" with ${LOCATIONS.length} locations, ${EMPLOYEES.length} employees, ${DEVICES.length} devices; sign in as ${DEMO_USER.email} / ${DEMO_USER.password}`);
 
   // The history, through the real ingest steps.
   const history = generateHistory(now, days);
   const refs = new Refs(store);
   const votes: PreparedVote[] = [];
-  for (const [name, events] of history) {
+  for (const [name, events] of history.votes) {
     votes.push(...await prepareVotes(events, { device: deviceRef.get(name)!, refs, receivedAt: now }));
+  }
+  for (const [key, events] of history.visitors) {
+    const device = doorRef.get(key)!;
+    for (let i = 0; i < events.length; i += CHUNK) {
+      await writeVisitors(store, await prepareVisitors(events.slice(i, i + CHUNK), { device, refs, receivedAt: now }));
+    }
   }
   o.log(`demo: ${votes.length} votes over ${days} days prepared in ${Date.now() - started} ms; storing…`);
 
@@ -144,7 +171,7 @@ export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: s
   return { orgId: org.id, orgName: DEMO_ORG_NAME, votes: stored };
 }
 
-type LiveDevice = { ref: DeviceRef; spec: DeviceSpec; timezone: string };
+type LiveDevice = { ref: DeviceRef; spec: DeviceSpec; timezone: string; door: DeviceRef | undefined };
 
 /**
  * Live demo traffic: every 2–6 s one demo panel or fob is pressed, at the current time, through
@@ -162,10 +189,12 @@ export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): 
     if (!org) return [];
     const zones = new Map((await listLocations(ctx.store, org.id)).map((l) => [l.id, l.timezone]));
     const out: LiveDevice[] = [];
-    for (const d of await listDevices(ctx.store, org.id)) {
+    const all = await listDevices(ctx.store, org.id);
+    const doors = new Map(all.filter((d) => d.kind === 'counter' && d.locationId).map((d) => [d.locationId!, { id: d.id, orgId: org.id, kind: d.kind }]));
+    for (const d of all) {
       const spec = DEVICES.find((s) => s.name === d.name);
       const tz = d.locationId ? zones.get(d.locationId) : undefined;
-      if (spec && tz && (d.kind === 'panel' || d.kind === 'fob')) out.push({ ref: { id: d.id, orgId: org.id, kind: d.kind }, spec, timezone: tz });
+      if (spec && tz && (d.kind === 'panel' || d.kind === 'fob')) out.push({ ref: { id: d.id, orgId: org.id, kind: d.kind }, spec, timezone: tz, door: doors.get(d.locationId!) });
     }
     return out;
   };
@@ -183,6 +212,11 @@ export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): 
     const vote = press(rng, d.spec, local.hour, local.weekday);
     const event: Event = { id: `live-${now}-${++n}`, ts: now, parsedTs: now, ...vote };
     const r = await ctx.committer.submit(await prepareVotes([event], { device: d.ref, refs: ctx.refs, receivedAt: now }));
+    // The door counter sees the people who walked past without pressing, too.
+    if (d.door) {
+      const people = { id: `live-door-${now}-${n}`, ts: now, parsedTs: now, in: poisson(rng, 1 / DEMO_RESPONSE_RATE) };
+      await writeVisitors(ctx.store, await prepareVisitors([people], { device: d.door, refs: ctx.refs, receivedAt: now }));
+    }
     o.log(`demo traffic: ${d.spec.name} pressed ${vote.button}${vote.reason ? ` (${vote.reason})` : ''}; accepted ${r.accepted}`);
   };
 
