@@ -7,9 +7,12 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import type { App, AppContext } from './context.ts';
 import { installErrorHandler } from './errors.ts';
 import { principalOf } from './auth.ts';
+import { rejectNul } from '../ingest/validate.ts';
+import { AppError } from '../domain/errors.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { scoreRoutes } from './routes/scores.ts';
+import { shiftRoutes } from './routes/shifts.ts';
 
 /** A pino logger (tokens redacted, see REDACT); none = silent, as in tests. */
 export type AppOptions = { logger?: FastifyBaseLogger | undefined };
@@ -23,6 +26,13 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     bodyLimit: 256 * 1024,
     // Load balancers and device fleets keep connections open; close idle ones on shutdown.
     forceCloseConnections: 'idle',
+    // Router-level failures (bad percent-encoding, an absurdly long id) answer in the protocol's shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const e = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new AppError('uri_too_long', 'a path segment is too long')
+        : new AppError('invalid_field', `the URL is malformed: ${err.message}`, 'url');
+      void reply.status(e.status).send(e.toJSON());
+    },
   }).withTypeProvider<TypeBoxTypeProvider>().setValidatorCompiler(TypeBoxValidatorCompiler) as unknown as App;
 
   installErrorHandler(app);
@@ -42,12 +52,16 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   // Routes that declare a security scheme authenticate before their body is validated.
   app.addHook('preValidation', async (req) => {
     if (req.routeOptions.schema?.security?.length) await principalOf(ctx.store, ctx.refs, req);
+    rejectNul(req.params);
+    rejectNul(req.query);
+    rejectNul(req.body);
   });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
   ingestRoutes(app, ctx);
   adminRoutes(app, ctx);
   scoreRoutes(app, ctx);
+  await shiftRoutes(app, ctx);
 
   const firstPage = readFileSync(new URL('../../web/first/index.html', import.meta.url));
   app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(firstPage));

@@ -10,7 +10,7 @@ import { prepareVisitors, prepareVotes } from './pipeline.ts';
 import { writeVisitors } from './write.ts';
 import type { GroupCommitter, IngestResult } from './committer.ts';
 import { HeartbeatBody, INGEST_BODY_LIMIT, VisitorsBody, VotesBody } from './schemas.ts';
-import { compileChecker } from './validate.ts';
+import { compileChecker, rejectNul } from './validate.ts';
 
 export type IngestContext = { store: Store; refs: Refs; committer: GroupCommitter };
 
@@ -72,6 +72,7 @@ export async function handleDeviceMessage(ctx: IngestContext, device: DevicePrin
   } catch (e) {
     throw new AppError('invalid_json', `the payload is not valid JSON: ${(e as Error).message}`, 'body');
   }
+  rejectNul(json);
   if (message === 'votes') {
     const body = checkVotes(json);
     return { message, ids: body.events.map((e) => e.id), result: await ingestVotes(ctx, device, body) };

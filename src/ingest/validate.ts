@@ -38,3 +38,28 @@ export function compileChecker<T extends TSchema>(schema: T): (value: unknown) =
     throw first ? issueToError(first, 'body') : new AppError('invalid_field', 'body is invalid', 'body');
   };
 }
+
+/**
+ * The path of the first string holding a NUL character, or null. PostgreSQL text cannot store NUL
+ * and no name, id or reason needs it, so such input is refused up front on every transport.
+ */
+export function findNul(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = findNul(value[i], `${path}[${i}]`);
+      if (hit) return hit;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const hit = findNul(k, path ? `${path}.${k}` : k) ?? findNul(v, path ? `${path}.${k}` : k);
+      if (hit) return hit;
+    }
+  }
+  return null;
+}
+
+export function rejectNul(value: unknown, path = ''): void {
+  const at = findNul(value, path);
+  if (at) throw new AppError('invalid_field', `${at} must not contain a NUL character`, at);
+}
