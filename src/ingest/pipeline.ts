@@ -3,8 +3,8 @@
 // flagged votes are kept and held out of the scores. Each mark is counted in `ingestCounters`.
 import { localParts } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
-import type { AssignmentRef, DeviceRef, LocationRef, Refs } from '../store/refs.ts';
-import { assignmentAt } from '../store/refs.ts';
+import type { AssignmentRef, DeviceRef, LocationRef, Refs, ShiftRef } from '../store/refs.ts';
+import { assignmentAt, shiftAt } from '../store/refs.ts';
 import type { Placed, PreparedVisitors, PreparedVote, VoteEvent } from './vote.ts';
 
 /** A device's clock may run ahead a little; beyond this a ts is clamped to the receive time. */
@@ -12,16 +12,21 @@ export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 export type StepContext = { device: DeviceRef; refs: Refs; receivedAt: number };
 /** What the steps read, fetched once per batch so the steps themselves stay synchronous. */
-type Loaded = StepContext & { assignments: AssignmentRef[]; locations: Map<string, LocationRef> };
+type Loaded = StepContext & {
+  assignments: AssignmentRef[]; locations: Map<string, LocationRef>;
+  /** Shifts by touchpoint, for the touchpoints without their own employee this batch lands on. */
+  shifts: Map<string, ShiftRef[]>;
+};
 export type Step<T extends Placed = PreparedVote> = { name: string; run(item: T, ctx: Loaded): void };
 
 export const ingestCounters: Record<string, number> = { received: 0, clamped_future_ts: 0 };
 const count = (reason: string): void => { ingestCounters[reason] = (ingestCounters[reason] ?? 0) + 1; };
 
+const isFuture = (ts: number, receivedAt: number): boolean => ts > receivedAt + FUTURE_TOLERANCE_MS;
 const clampFutureTs: Step<Placed> = {
   name: 'clamp_future_ts',
   run(v, ctx) {
-    if (v.deviceTs > ctx.receivedAt + FUTURE_TOLERANCE_MS) {
+    if (isFuture(v.deviceTs, ctx.receivedAt)) {
       v.ts = ctx.receivedAt;
       v.clamped = true;
       count('clamped_future_ts');
@@ -51,19 +56,45 @@ const bucketLocalTime: Step<Placed> = {
   },
 };
 
-export const VOTE_STEPS: Array<Step<PreparedVote>> = [clampFutureTs, attribute, bucketLocalTime];
+// A panel at a cash desk rates whoever is on shift there at the press's (effective) time; a device
+// placed with its own employee (a waiter's fob) carries that employee and ignores the schedule.
+const shiftEmployee: Step<Placed> = {
+  name: 'shift_employee',
+  run(v, ctx) {
+    if (v.employeeId !== null || v.touchpointId === null) return;
+    const s = shiftAt(ctx.shifts.get(v.touchpointId) ?? [], v.ts);
+    if (s) v.employeeId = s.employeeId;
+  },
+};
+
+export const VOTE_STEPS: Array<Step<PreparedVote>> = [clampFutureTs, attribute, shiftEmployee, bucketLocalTime];
 // A counter's people are placed like votes, but not on an employee: nobody is rated by a door.
 const noEmployee: Step<Placed> = { name: 'no_employee', run(v) { v.employeeId = null; } };
 export const VISITOR_STEPS: Array<Step<PreparedVisitors>> = [clampFutureTs, attribute, noEmployee, bucketLocalTime];
 
-async function load(ctx: StepContext): Promise<Loaded> {
+/** `withShiftsAt`: the events' timestamps, when the steps need the shifts covering them. */
+async function load(ctx: StepContext, withShiftsAt: number[] | null): Promise<Loaded> {
   const assignments = await ctx.refs.assignments(ctx.device.id);
   const locations = new Map<string, LocationRef>();
   for (const a of assignments) {
     const loc = await ctx.refs.location(a.locationId);
     if (loc) locations.set(loc.id, loc);
   }
-  return { ...ctx, assignments, locations };
+  const shifts = new Map<string, ShiftRef[]>();
+  if (withShiftsAt) {
+    // The instants each shift-staffed touchpoint is asked about (effective times, as the steps will see them).
+    const wanted = new Map<string, number[]>();
+    for (const deviceTs of withShiftsAt) {
+      const ts = isFuture(deviceTs, ctx.receivedAt) ? ctx.receivedAt : deviceTs;
+      const a = assignmentAt(assignments, ts);
+      if (!a || a.touchpointId === null || a.employeeId !== null) continue;
+      const list = wanted.get(a.touchpointId);
+      if (list) list.push(ts);
+      else wanted.set(a.touchpointId, [ts]);
+    }
+    for (const [tp, instants] of wanted) shifts.set(tp, await ctx.refs.shifts(tp, instants));
+  }
+  return { ...ctx, assignments, locations, shifts };
 }
 
 function placed(id: string, ts: number, ctx: StepContext): Placed {
@@ -78,7 +109,7 @@ function placed(id: string, ts: number, ctx: StepContext): Placed {
 export async function prepareVotes(
   events: Array<VoteEvent & { parsedTs: number }>, ctx: StepContext, steps: Array<Step<PreparedVote>> = VOTE_STEPS,
 ): Promise<PreparedVote[]> {
-  const loaded = await load(ctx);
+  const loaded = await load(ctx, events.map((e) => e.parsedTs));
   return events.map((e) => {
     const v: PreparedVote = { ...placed(e.id, e.parsedTs, ctx), button: e.button, reason: e.reason ?? null, flags: [] };
     for (const step of steps) step.run(v, loaded);
@@ -91,7 +122,7 @@ export async function prepareVotes(
 export async function prepareVisitors(
   events: Array<{ id: string; in: number; out?: number | undefined; parsedTs: number }>, ctx: StepContext,
 ): Promise<PreparedVisitors[]> {
-  const loaded = await load(ctx);
+  const loaded = await load(ctx, null);
   return events.map((e) => {
     const v: PreparedVisitors = { ...placed(e.id, e.parsedTs, ctx), in: e.in, out: e.out ?? null };
     for (const step of VISITOR_STEPS) step.run(v, loaded);
