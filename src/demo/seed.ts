@@ -8,6 +8,8 @@ import type { AppContext } from '../http/context.ts';
 import { Refs, type DeviceRef } from '../store/refs.ts';
 import { prepareVisitors, prepareVotes } from '../ingest/pipeline.ts';
 import { writeVisitors, writeVotes } from '../ingest/write.ts';
+import { ingestHeartbeat, ingestVisitors, ingestVotes } from '../ingest/service.ts';
+import type { DevicePrincipal } from '../domain/types.ts';
 import type { PreparedVote, VoteEvent } from '../ingest/vote.ts';
 import { createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listLocations } from '../orgs/orgs.ts';
 import { createDevice, listDevices } from '../devices/devices.ts';
@@ -38,7 +40,7 @@ type Event = VoteEvent & { parsedTs: number };
 const hhmm = (s: string): number => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
 
 /** The instant at which the wall clock of `tz` shows `day` + `minuteOfDay` (+ seconds); null inside a DST gap. */
-function wallToUtc(tz: string, day: string, minuteOfDay: number, seconds: number): number | null {
+export function wallToUtc(tz: string, day: string, minuteOfDay: number, seconds: number): number | null {
   const wall = Date.parse(`${day}T00:00:00Z`) + minuteOfDay * 60_000 + seconds * 1000;
   let ts = wall - zoneOffset(tz, wall);
   ts = wall - zoneOffset(tz, ts);
@@ -171,36 +173,56 @@ export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: s
   return { orgId: org.id, orgName: DEMO_ORG_NAME, votes: stored };
 }
 
-type LiveDevice = { ref: DeviceRef; spec: DeviceSpec; timezone: string; door: DeviceRef | undefined };
+type LiveDevice = { ref: DevicePrincipal; spec: DeviceSpec; timezone: string; door: DevicePrincipal | undefined };
+
+/** Demo batteries: steady for most devices, one fob running low so the fleet view has something to show. */
+function demoBattery(name: string, rng: () => number): number {
+  if (name.endsWith('fob Jonas')) return 9 + Math.round(rng() * 3);
+  return 55 + Math.round(rng() * 40);
+}
 
 /**
  * Live demo traffic: every 2–6 s one demo panel or fob is pressed, at the current time, through
- * the same ingest path and group committer as a real device. Returns a function that stops it.
+ * the same ingest service as a real device (the door counter sees the people too), and every few
+ * minutes each demo device sends a heartbeat. Returns a function that stops it.
  */
 export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): () => void {
   const rng = mulberry32(Date.now() >>> 0);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let beat: NodeJS.Timeout | undefined;
   let devices: LiveDevice[] | null = null;
+  let everyDevice: Array<{ principal: DevicePrincipal; name: string }> = [];
   let n = 0;
 
   const load = async (): Promise<LiveDevice[]> => {
     const org = await ctx.store.db.selectFrom('orgs').select('id').where('name', '=', DEMO_ORG_NAME).executeTakeFirst();
     if (!org) return [];
     const zones = new Map((await listLocations(ctx.store, org.id)).map((l) => [l.id, l.timezone]));
-    const out: LiveDevice[] = [];
     const all = await listDevices(ctx.store, org.id);
-    const doors = new Map(all.filter((d) => d.kind === 'counter' && d.locationId).map((d) => [d.locationId!, { id: d.id, orgId: org.id, kind: d.kind }]));
+    const principal = (d: (typeof all)[number]): DevicePrincipal => ({ kind: 'device', deviceId: d.id, orgId: org.id, deviceKind: d.kind });
+    everyDevice = all.map((d) => ({ principal: principal(d), name: d.name ?? d.id }));
+    const doors = new Map(all.filter((d) => d.kind === 'counter' && d.locationId).map((d) => [d.locationId!, principal(d)]));
+    const out: LiveDevice[] = [];
     for (const d of all) {
       const spec = DEVICES.find((s) => s.name === d.name);
       const tz = d.locationId ? zones.get(d.locationId) : undefined;
-      if (spec && tz && (d.kind === 'panel' || d.kind === 'fob')) out.push({ ref: { id: d.id, orgId: org.id, kind: d.kind }, spec, timezone: tz, door: doors.get(d.locationId!) });
+      if (spec && tz && (d.kind === 'panel' || d.kind === 'fob')) out.push({ ref: principal(d), spec, timezone: tz, door: doors.get(d.locationId!) });
     }
     return out;
   };
 
+  const heartbeats = async (): Promise<void> => {
+    for (const d of everyDevice) {
+      await ingestHeartbeat(ctx, d.principal, { battery: demoBattery(d.name, rng), rssi: -50 - Math.round(rng() * 30), firmware: '1.4.2', buffered: 0 });
+    }
+  };
+
   const tick = async (): Promise<void> => {
-    devices ??= await load();
+    if (!devices) {
+      devices = await load();
+      await heartbeats();
+    }
     if (!devices.length) {
       o.log('demo traffic: no demo organisation in this store; not pressing anything');
       stopped = true;
@@ -210,13 +232,9 @@ export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): 
     const now = Date.now();
     const local = localParts(d.timezone, now);
     const vote = press(rng, d.spec, local.hour, local.weekday);
-    const event: Event = { id: `live-${now}-${++n}`, ts: now, parsedTs: now, ...vote };
-    const r = await ctx.committer.submit(await prepareVotes([event], { device: d.ref, refs: ctx.refs, receivedAt: now }));
+    const r = await ingestVotes(ctx, d.ref, { events: [{ id: `live-${now}-${++n}`, ts: now, button: vote.button, ...(vote.reason ? { reason: vote.reason } : {}) }] }, now);
     // The door counter sees the people who walked past without pressing, too.
-    if (d.door) {
-      const people = { id: `live-door-${now}-${n}`, ts: now, parsedTs: now, in: poisson(rng, 1 / DEMO_RESPONSE_RATE) };
-      await writeVisitors(ctx.store, await prepareVisitors([people], { device: d.door, refs: ctx.refs, receivedAt: now }));
-    }
+    if (d.door) await ingestVisitors(ctx, d.door, { events: [{ id: `live-door-${now}-${n}`, ts: now, in: poisson(rng, 1 / DEMO_RESPONSE_RATE) }] }, now);
     o.log(`demo traffic: ${d.spec.name} pressed ${vote.button}${vote.reason ? ` (${vote.reason})` : ''}; accepted ${r.accepted}`);
   };
 
@@ -228,8 +246,11 @@ export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): 
     timer.unref();
   };
   schedule();
+  beat = setInterval(() => { heartbeats().catch((e: unknown) => o.log(`demo heartbeats: ${e instanceof Error ? e.message : String(e)}`)); }, 4 * 60_000);
+  beat.unref();
   return () => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    if (beat) clearInterval(beat);
   };
 }

@@ -6,6 +6,7 @@ import type { DeviceKind, DevicePrincipal } from '../domain/types.ts';
 import { AppError, forbidden } from '../domain/errors.ts';
 import { parseTimestamp } from '../domain/time.ts';
 import { recordHeartbeat } from '../devices/devices.ts';
+import { markSeen } from '../devices/seen.ts';
 import { prepareVisitors, prepareVotes } from './pipeline.ts';
 import { writeVisitors } from './write.ts';
 import type { GroupCommitter, IngestResult } from './committer.ts';
@@ -34,6 +35,7 @@ const withTs = <E extends { ts: string | number }>(events: E[]): Array<E & { par
 /** Stores a validated votes body; resolves only once the votes are durably committed. */
 export async function ingestVotes(ctx: IngestContext, device: DevicePrincipal, body: VotesBody, receivedAt = Date.now()): Promise<IngestResult> {
   requireKind(device, 'votes');
+  markSeen(ctx.store, device.deviceId, receivedAt); // a device sending presses is alive (written at most once a minute)
   const votes = await prepareVotes(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
   return ctx.committer.submit(votes);
 }
@@ -41,6 +43,7 @@ export async function ingestVotes(ctx: IngestContext, device: DevicePrincipal, b
 /** Stores a validated visitors body (kind counter), idempotent like votes. */
 export async function ingestVisitors(ctx: IngestContext, device: DevicePrincipal, body: VisitorsBody, receivedAt = Date.now()): Promise<IngestResult> {
   requireKind(device, 'visitors');
+  markSeen(ctx.store, device.deviceId, receivedAt);
   const items = await prepareVisitors(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
   const fresh = await writeVisitors(ctx.store, items);
   return { accepted: fresh.length, duplicates: items.length - fresh.length };

@@ -1,6 +1,8 @@
 // Schema history, one entry per change, run by Kysely's Migrator on both backends.
 import { sql, SqliteAdapter, type Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import { fleet } from './migrations-fleet.ts';
+import { shiftsMigration } from './migrations-shifts.ts';
 
 type AnyDb = Kysely<any>; // migrations describe the schema as it was then, not today's types
 
@@ -156,6 +158,8 @@ export const migrations: Record<string, Migration> = {
   '2026-11-23-001-core': core,
   '2026-11-23-002-fractional-health': fractionalHealth,
   '2026-11-23-003-visitor-events': visitorEvents,
+  '2026-11-23-004-fleet': fleet,
+  '2026-11-23-005-shifts': shiftsMigration,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -15,6 +15,12 @@ export interface EmployeesTable { id: string; org_id: string; name: string; crea
 export interface DevicesTable {
   id: string; org_id: string; kind: string; name: string | null; token_hash: string; created_at: number;
   last_seen_at: number | null; battery: number | null; rssi: number | null; firmware: string | null; buffered: number | null;
+  /** Fleet (migration 004): null claimed_at = waiting for a claim code; token_hash "revoked:{id}" = no working token. */
+  claimed_at: number | null; retired_at: number | null;
+  /** JSON overrides of the device settings' defaults (src/devices/settings.ts), bumped version on each change. */
+  settings: Generated<string>; settings_version: Generated<number>;
+  /** The fleet monitor's last derived state (src/devices/fleet.ts) and since when. */
+  health_state: string | null; health_since: number | null;
 }
 /** Where a device stood, and whom it rated, from valid_from (inclusive) to valid_to (exclusive, null = still). */
 export interface DeviceAssignmentsTable {
@@ -39,6 +45,14 @@ export interface VisitorEventsTable {
   location_id: string; touchpoint_id: string | null;
   local_day: string; local_hour: number;
 }
+/** An employee's shift at a touchpoint, [starts_at, ends_at) in epoch ms (src/shifts). */
+export interface ShiftsTable { id: string; org_id: string; employee_id: string; touchpoint_id: string; starts_at: number; ends_at: number; created_at: number }
+/** A bulk creation of unassigned devices (src/devices/provisioning.ts). */
+export interface DeviceBatchesTable { id: string; org_id: string; kind: string; name_prefix: string; count: number; claim_expires_at: number; created_by: string | null; created_at: number }
+/** A claim code (normalised, no dash) binding an unassigned device to a place once, before expires_at. */
+export interface DeviceClaimsTable { code: string; device_id: string; org_id: string; batch_id: string | null; created_at: number; expires_at: number; used_at: number | null; used_by: string | null }
+/** A fleet-health transition of a device (state online|stale|offline|low_battery), at the moment it happened. */
+export interface DeviceEventsTable { id: string; device_id: string; org_id: string; state: string; previous: string | null; at: number; detail: string | null; created_at: number }
 /**
  * Pre-aggregated counters. `cube` names which dimensions are kept (the others are ''):
  * T total, L location, LT location+touchpoint, LE location+employee, F every dimension.
@@ -54,6 +68,8 @@ export interface DB {
   partners: PartnersTable; orgs: OrgsTable; users: UsersTable; api_tokens: ApiTokensTable;
   locations: LocationsTable; touchpoints: TouchpointsTable; employees: EmployeesTable;
   devices: DevicesTable; device_assignments: DeviceAssignmentsTable; votes: VotesTable; visitor_events: VisitorEventsTable; rollups: RollupsTable;
+  shifts: ShiftsTable;
+  device_batches: DeviceBatchesTable; device_claims: DeviceClaimsTable; device_events: DeviceEventsTable;
 }
 // Generated is re-exported so later tables with serial columns can use it without another import.
 export type { Generated };

@@ -4,17 +4,15 @@ import { Type } from 'typebox';
 import type { App, AppContext } from '../context.ts';
 import { requireUser } from '../auth.ts';
 import {
-  commonErrors, DeviceCreated, DeviceOut, EmployeeOut, Id, LocationOut, Name, OrgOut, OrgParams, PartnerOut, rowsOf, TouchpointOut, UserOut, userAuth,
+  commonErrors, EmployeeOut, Id, LocationOut, Name, OrgOut, OrgParams, PartnerOut, rowsOf, TouchpointOut, UserOut, userAuth,
 } from './schemas.ts';
-import { DEVICE_KINDS, ORG_ROLES } from '../../domain/types.ts';
+import { ORG_ROLES } from '../../domain/types.ts';
 import { forbidden, invalidField, notFound } from '../../domain/errors.ts';
-import { parseTimestamp } from '../../domain/time.ts';
 import { createUser, locationLimit, orgAccess, signIn } from '../../accounts/accounts.ts';
 import {
   createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listEmployees, listLocations, listOrgs,
   listTouchpoints, partnerExists, requireInOrg, scoringOf, setScoring,
 } from '../../orgs/orgs.ts';
-import { createDevice, listDevices, reassign } from '../../devices/devices.ts';
 
 const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' });
 const Password = Type.String({ minLength: 8, maxLength: 200 });
@@ -147,35 +145,5 @@ export function adminRoutes(app: App, ctx: AppContext): void {
     if (req.body.role === 'manager' && !ids) throw invalidField('locationIds', 'a manager needs the list of locations granted');
     const u = await createUser(store, { ...req.body, orgId: req.params.org, locationIds: ids ?? null });
     return reply.status(201).send(u);
-  });
-
-  app.post('/api/v1/orgs/:org/devices', {
-    schema: { tags: ['devices'], summary: 'Register a device; its token is shown once', security: userAuth, params: OrgParams,
-      body: Type.Object({ kind: Type.Enum([...DEVICE_KINDS]), name: Type.Optional(Name), locationId: Id, touchpointId: Type.Optional(Id), employeeId: Type.Optional(Id) }),
-      response: { 201: DeviceCreated, ...commonErrors } },
-  }, async (req, reply) => {
-    await orgAccess(store, await user(req), req.params.org, 'admin');
-    const b = req.body;
-    return reply.status(201).send(await createDevice(store, req.params.org, { kind: b.kind, name: b.name, locationId: b.locationId, touchpointId: b.touchpointId ?? null, employeeId: b.employeeId ?? null }));
-  });
-
-  app.get('/api/v1/orgs/:org/devices', {
-    schema: { tags: ['devices'], summary: 'Devices with their current placement and last heartbeat', security: userAuth, params: OrgParams, response: { 200: rowsOf(DeviceOut), ...commonErrors } },
-  }, async (req) => {
-    const p = await user(req);
-    await orgAccess(store, p, req.params.org, 'read');
-    return { rows: await listDevices(store, req.params.org, locationLimit(p)) };
-  });
-
-  app.post('/api/v1/orgs/:org/devices/:device/assignment', {
-    schema: { tags: ['devices'], summary: 'Move a device to another location/touchpoint/employee from now (or a later moment) on', security: userAuth,
-      params: Type.Object({ org: Id, device: Id }),
-      body: Type.Object({ locationId: Id, touchpointId: Type.Optional(Id), employeeId: Type.Optional(Id), from: Type.Optional(Type.Union([Type.String(), Type.Integer()])) }),
-      response: { 200: Type.Object({ validFrom: Type.String() }), ...commonErrors } },
-  }, async (req) => {
-    await orgAccess(store, await user(req), req.params.org, 'admin');
-    const b = req.body;
-    const from = b.from === undefined ? Date.now() : parseTimestamp(b.from, 'from');
-    return reassign(store, refs, req.params.org, req.params.device, { locationId: b.locationId, touchpointId: b.touchpointId ?? null, employeeId: b.employeeId ?? null }, from);
   });
 }

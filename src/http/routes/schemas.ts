@@ -19,11 +19,4 @@ export const LocationOut = Type.Object({
 export const TouchpointOut = Type.Object({ id: Type.String(), orgId: Type.String(), name: Type.String(), locationId: Nullable(Type.String()), channel: Nullable(Type.String()) });
 export const EmployeeOut = Type.Object({ id: Type.String(), orgId: Type.String(), name: Type.String() });
 export const UserOut = Type.Object({ id: Type.String(), email: Type.String(), name: Type.String(), role: Type.String(), locationIds: Nullable(Type.Array(Type.String())) });
-export const DeviceOut = Type.Object({
-  id: Type.String(), orgId: Type.String(), kind: Type.String(), name: Nullable(Type.String()),
-  locationId: Nullable(Type.String()), touchpointId: Nullable(Type.String()), employeeId: Nullable(Type.String()),
-  lastSeenAt: Nullable(Type.String()), battery: Nullable(Type.Number()), rssi: Nullable(Type.Number()),
-  firmware: Nullable(Type.String()), buffered: Nullable(Type.Integer()),
-});
-export const DeviceCreated = Type.Intersect([DeviceOut, Type.Object({ token: Type.String({ description: 'shown only now; store it in the device' }) })]);
 export const rowsOf = <T extends Parameters<typeof Type.Array>[0]>(t: T) => Type.Object({ rows: Type.Array(t) });
