@@ -13,9 +13,12 @@ const USAGE = `usage: loyalty <command>
   admin-token      print a new admin API token for the configured store
   rebuild-rollups [--org ID]
                    recompute the score rollups from the stored votes (repair; safe while running)
-environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL (see README)`;
+  simulate --token TOKEN [--devices N] [--rate R | --votes N] [--transport http|mqtt] …
+                   drive a running server with a simulated fleet, then reconcile sent vs stored (simulate --help)
+environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL, MQTT_URL, MQTT_PORT (see README)`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'simulate') return (await import('./simulate/cli.ts')).simulateCommand(argv.slice(1));
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, org: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   const cmd = positionals[0];
   const config = loadConfig();
@@ -57,10 +60,14 @@ async function main(argv: string[]): Promise<number> {
       const r = await demo.seedDemo(store, { log: (m) => pino.info(m) });
       pino.info(`demo organisation "${r.orgName}" seeded with ${r.votes} votes`);
     }
-    const server = await startServer({ store, port: config.port, host: config.host, logger: pino });
+    const server = await startServer({
+      store, port: config.port, host: config.host, logger: pino,
+      mqtt: { url: config.mqttUrl, port: config.mqttPort, clientId: config.mqttClientId, group: config.mqttGroup, consumers: config.mqttConsumers },
+    });
     const stopDemo = demo ? demo.startDemoTraffic(server.ctx, { log: (m) => pino.debug(m) }) : () => {};
     const token = await adminToken(store, 'start');
-    console.log(`\n  Loyalty Button is running: ${server.url}/#token=${token}\n  API docs: ${server.url}/docs\n  Admin API token: ${token}\n`);
+    const mqttLine = server.mqtt ? `\n  Devices over MQTT: ${server.mqtt.url}${server.mqtt.mode === 'external' ? ' (external broker)' : ''}` : '';
+    console.log(`\n  Loyalty Button is running: ${server.url}/#token=${token}\n  API docs: ${server.url}/docs${mqttLine}\n  Admin API token: ${token}\n`);
     const stop = async (): Promise<void> => {
       pino.info('shutting down');
       stopDemo();

@@ -1,7 +1,18 @@
 // Configuration comes from the environment only (PROTOCOL.md §0); defaults give a working local system.
 export type Config = {
   port: number; host: string; dataDir: string; databaseUrl: string | undefined; logLevel: string;
+  /** Devices over MQTT (README "Devices over MQTT"): an external broker's URL, else the embedded broker on mqttPort. */
+  mqttUrl: string | undefined; mqttPort: number;
+  mqttClientId: string | undefined; mqttGroup: string | undefined; mqttConsumers: number | undefined;
 };
+
+function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number, what: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be ${what}, not "${raw}"`);
+  return n;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env['PORT'] ?? 3000);
@@ -12,5 +23,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env['DATA_DIR'] ?? './data',
     databaseUrl: env['DATABASE_URL'] || undefined,
     logLevel: env['LOG_LEVEL'] ?? 'info',
+    mqttUrl: env['MQTT_URL'] || undefined,
+    mqttPort: int(env, 'MQTT_PORT', 0, 65535, 'a port number') ?? 1883,
+    mqttClientId: env['MQTT_CLIENT_ID'] || undefined,
+    mqttGroup: env['MQTT_GROUP'] || undefined,
+    mqttConsumers: int(env, 'MQTT_CONSUMERS', 1, 256, 'a number of connections from 1 to 256'),
   };
 }
