@@ -7,7 +7,7 @@ import { startServer } from './server.ts';
 import { REDACT } from './http/app.ts';
 
 const USAGE = `usage: loyalty <command>
-  start [--demo]   serve everything (HTTP API, first page, OpenAPI at /docs); --demo seeds the demo organisation into an empty store
+  start [--demo]   serve everything (HTTP API, dashboard, devices over MQTT, OpenAPI at /docs); --demo seeds the demo organisation into an empty store
   migrate          bring the database schema up to date
   demo             seed the demo organisation (into an empty store)
   admin-token      print a new admin API token for the configured store
@@ -15,9 +15,12 @@ const USAGE = `usage: loyalty <command>
                    recompute the score rollups from the stored votes (repair; safe while running)
   simulate --token TOKEN [--devices N] [--rate R | --votes N] [--transport http|mqtt] …
                    drive a running server with a simulated fleet, then reconcile sent vs stored (simulate --help)
+  export --org ID --from DATE --to DATE [--format xlsx|csv] --out FILE
+                   write the raw votes of a range of local dates to a file, with a progress bar
 environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL, MQTT_URL, MQTT_PORT (see README)`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'export') return (await import('./exports/cli.ts')).exportCommand(argv.slice(1));
   if (argv[0] === 'simulate') return (await import('./simulate/cli.ts')).simulateCommand(argv.slice(1));
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, org: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   const cmd = positionals[0];

@@ -1,6 +1,5 @@
-// The HTTP server: one Fastify instance with every route, OpenAPI at /docs, and the first page.
-import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { readFileSync } from 'node:fs';
+// The HTTP server: one Fastify instance with every route, OpenAPI at /docs, and the dashboard (web/dist).
+import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,11 +10,16 @@ import { rejectNul } from '../ingest/validate.ts';
 import { AppError } from '../domain/errors.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { deviceRoutes } from './routes/devices.ts';
 import { scoreRoutes } from './routes/scores.ts';
 import { shiftRoutes } from './routes/shifts.ts';
+import { misuseRoutes } from './routes/misuse.ts';
+import { liveRoutes } from './routes/live.ts';
+import { spaRoutes } from './routes/spa.ts';
+import { LiveHub } from '../live/hub.ts';
 
-/** A pino logger (tokens redacted, see REDACT); none = silent, as in tests. */
-export type AppOptions = { logger?: FastifyBaseLogger | undefined };
+/** A pino logger (tokens redacted, see REDACT); none = silent, as in tests. `live`: the hub the committer publishes to. */
+export type AppOptions = { logger?: FastifyBaseLogger | undefined; live?: LiveHub | undefined };
 
 /** Tokens never reach the log. */
 export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'res.body.token'];
@@ -27,7 +31,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     // Load balancers and device fleets keep connections open; close idle ones on shutdown.
     forceCloseConnections: 'idle',
     // Router-level failures (bad percent-encoding, an absurdly long id) answer in the protocol's shape too.
-    frameworkErrors: (err, _req, reply) => {
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
       const e = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? new AppError('uri_too_long', 'a path segment is too long')
         : new AppError('invalid_field', `the URL is malformed: ${err.message}`, 'url');
@@ -60,10 +64,13 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
   ingestRoutes(app, ctx);
   adminRoutes(app, ctx);
+  deviceRoutes(app, ctx);
   scoreRoutes(app, ctx);
+  (await import('./routes/reports.ts')).reportRoutes(app, ctx); // raw votes, exports, reports (src/reports, src/exports)
   await shiftRoutes(app, ctx);
+  misuseRoutes(app, ctx);
 
-  const firstPage = readFileSync(new URL('../../web/first/index.html', import.meta.url));
-  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(firstPage));
+  liveRoutes(app, ctx, opts.live ?? new LiveHub());
+  spaRoutes(app);
   return app;
 }

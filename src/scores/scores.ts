@@ -11,7 +11,7 @@ import { round4, score, wilson, type ScoringSettings } from '../domain/wilson.ts
 import { invalidField } from '../domain/errors.ts';
 import { cubeFor, type Dim, type Grain } from './cubes.ts';
 
-export const SCORE_BY = ['location', 'touchpoint', 'employee', 'device', 'day', 'hour', 'weekday', 'total'] as const;
+export const SCORE_BY = ['location', 'touchpoint', 'employee', 'device', 'day', 'hour', 'weekday', 'weekdayhour', 'total'] as const;
 export type ScoreBy = (typeof SCORE_BY)[number];
 
 export type ScoreQuery = {
@@ -35,7 +35,7 @@ type Segment = { grain: Grain; from: string; to: string };
 
 /** Splits [from, to] into whole months (month rows) and the leftover days at both ends (day rows). */
 export function planSegments(from: string, to: string, by: ScoreBy): Segment[] {
-  if (by === 'hour') return [{ grain: 'h', from: `${from}T00`, to: `${to}T23` }];
+  if (by === 'hour' || by === 'weekdayhour') return [{ grain: 'h', from: `${from}T00`, to: `${to}T23` }];
   if (by === 'day' || by === 'weekday') return [{ grain: 'd', from, to }];
   const segs: Segment[] = [];
   let day = from;
@@ -74,7 +74,7 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
 
   const keyExpr = byDim ? sql.ref(DIM_COLUMN[byDim])
     : q.by === 'hour' ? sql<string>`substr(bucket, 12, 2)`
-    : q.by === 'day' || q.by === 'weekday' ? sql.ref('bucket')
+    : q.by === 'day' || q.by === 'weekday' || q.by === 'weekdayhour' ? sql.ref('bucket')
     : sql<string>`'total'`;
 
   const sums = new Map<string, Sums>();
@@ -93,7 +93,9 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
     if (q.employeeId) query = query.where('employee_id', '=', q.employeeId);
     const rows = await query.groupBy(sql.raw('1')).execute();
     for (const r of rows) {
-      const k = q.by === 'weekday' ? weekdayOf(String(r.k)) : String(r.k);
+      // weekdayhour: the local weekday and hour of an hour bucket 'YYYY-MM-DDTHH', as 'mon-13'.
+      const k = q.by === 'weekday' ? weekdayOf(String(r.k))
+        : q.by === 'weekdayhour' ? `${weekdayOf(String(r.k).slice(0, 10))}-${String(r.k).slice(11, 13)}` : String(r.k);
       const acc = sums.get(k) ?? (sums.set(k, { k, satisfied: 0, dissatisfied: 0, flagged: 0, visitors: 0 }), sums.get(k)!);
       acc.satisfied += Number(r.satisfied);
       acc.dissatisfied += Number(r.dissatisfied);
@@ -110,7 +112,8 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
     return {
       key,
       label: labels ? labels.get(s.k) ?? (s.k === '' ? '(none)' : s.k)
-        : q.by === 'hour' ? `${s.k}:00` : q.by === 'weekday' ? WEEKDAY_LABEL[s.k]! : q.by === 'total' ? 'Total' : s.k,
+        : q.by === 'hour' ? `${s.k}:00` : q.by === 'weekday' ? WEEKDAY_LABEL[s.k]!
+        : q.by === 'weekdayhour' ? `${WEEKDAY_LABEL[s.k.slice(0, 3)]!} ${s.k.slice(4)}:00` : q.by === 'total' ? 'Total' : s.k,
       satisfied: s.satisfied, dissatisfied: s.dissatisfied, total,
       share: total ? round4(s.satisfied / total) : null,
       wilson: w ? [round4(w[0]), round4(w[1])] : null,
@@ -121,7 +124,10 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
       flagged: s.flagged,
     };
   });
-  const order = q.by === 'weekday' ? (r: ScoreRow) => String(WEEKDAYS.indexOf(r.key as (typeof WEEKDAYS)[number])) : byDim ? (r: ScoreRow) => r.label.toLowerCase() : (r: ScoreRow) => r.key;
+  const weekdayIndex = (k: string): number => WEEKDAYS.indexOf(k.slice(0, 3) as (typeof WEEKDAYS)[number]);
+  const order = q.by === 'weekday' ? (r: ScoreRow) => String(weekdayIndex(r.key))
+    : q.by === 'weekdayhour' ? (r: ScoreRow) => `${weekdayIndex(r.key)}-${r.key.slice(4)}`
+    : byDim ? (r: ScoreRow) => r.label.toLowerCase() : (r: ScoreRow) => r.key;
   out.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   return { rows: out };
 }
