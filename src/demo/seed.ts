@@ -14,6 +14,7 @@ import type { PreparedVote, VoteEvent } from '../ingest/vote.ts';
 import { createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listLocations } from '../orgs/orgs.ts';
 import { createDevice, listDevices } from '../devices/devices.ts';
 import { createUser } from '../accounts/accounts.ts';
+import { DEVICE_SETTING_DEFAULTS } from '../devices/settings.ts';
 import { addDays, localParts, todayIn, weekdayOf, zoneOffset } from '../domain/time.ts';
 import {
   DEMO_ORG_NAME, DEMO_PARTNER_NAME, DEMO_USER, DEVICES, EMPLOYEES, LOCATIONS, TOUCHPOINTS, WEEKDAY_FACTOR,
@@ -101,7 +102,15 @@ export function generateHistory(now: number, days: number, seed = SEED): { votes
   const out = new Map<string, Event[]>();
   for (const [name, list] of byDevice) {
     list.sort((a, b) => a.parsedTs - b.parsedTs);
-    out.set(name, list.map((e, i) => ({ id: `demo-${String(i + 1).padStart(6, '0')}`, ...e })));
+    // A real panel ignores another press of the same button within its repeat window (device setting
+    // repeatWindowSeconds): drop those, so the demo's honest history holds nothing the misuse filter flags.
+    const last = new Map<string, number>();
+    const sent = list.filter((e) => {
+      const prev = last.get(e.button);
+      last.set(e.button, e.parsedTs);
+      return prev === undefined || e.parsedTs - prev >= DEVICE_SETTING_DEFAULTS.repeatWindowSeconds * 1000;
+    });
+    out.set(name, sent.map((e, i) => ({ id: `demo-${String(i + 1).padStart(6, '0')}`, ...e })));
   }
   return { votes: out, visitors };
 }
