@@ -172,7 +172,7 @@ eachBackend('tenancy', (ctx) => {
     // Fields naming B inside the event are either refused or ignored: the vote belongs to the device's own placement.
     const r = await api.votes(dev.token, [{ id: 'smuggle-1', ts, button: 'dissatisfied', deviceId: B.devs[0]!.id, locationId: B.locs[0], orgId: B.id }]);
     assert.ok(r.status === 200 || r.status === 400, `${r.status} ${JSON.stringify(r.body)}`);
-    const r2 = await api.call('POST', '/api/v1/ingest/votes', { orgId: B.id, deviceId: B.devs[0]!.id, events: [{ id: 'smuggle-2', ts, button: 'dissatisfied' }] }, dev.token);
+    const r2 = await api.call('POST', '/api/v1/ingest/votes', { orgId: B.id, deviceId: B.devs[0]!.id, events: [{ id: 'smuggle-2', ts: ts + 60_000, button: 'dissatisfied' }] }, dev.token);
     assert.ok(r2.status === 200 || r2.status === 400, `${r2.status} ${JSON.stringify(r2.body)}`);
     const stored = (r.status === 200 ? 1 : 0) + (r2.status === 200 ? 1 : 0);
     const rows = (await api.ok('GET', `/api/v1/orgs/${A.id}/scores?from=2026-03-20&to=2026-03-20&by=device`, undefined, 200, tokens.aAdmin)).rows;

@@ -1,6 +1,9 @@
 // Every incoming vote runs through this named list of steps. A step enriches the vote or marks it
 // (clamped time, misuse flags); nothing is dropped here: duplicates are settled by the store, and
 // flagged votes are kept and held out of the scores. Each mark is counted in `ingestCounters`.
+// The misuse rules (repeat, burst, streak, off_hours) are named steps too, but over a device's
+// timeline rather than one vote: they run in the write transaction (src/misuse/evaluate.ts, called by
+// writeVotes), where the device's stored neighbours and late arrivals are seen exactly.
 import { localParts } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
 import type { AssignmentRef, DeviceRef, LocationRef, Refs, ShiftRef } from '../store/refs.ts';

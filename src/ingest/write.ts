@@ -6,6 +6,7 @@ import type { Store } from '../store/db.ts';
 import type { DB } from '../store/schema.ts';
 import { addToRollups, type RollupDelta } from '../scores/cubes.ts';
 import { voteKey, type PreparedVisitors, type PreparedVote } from './vote.ts';
+import { evaluateMisuse, lockDevices } from '../misuse/evaluate.ts';
 
 const VOTE_COLS = ['device_id', 'event_id', 'org_id', 'ts', 'device_ts', 'received_at', 'clamped', 'button', 'reason',
   'location_id', 'touchpoint_id', 'employee_id', 'local_day', 'local_hour', 'flags'] as const;
@@ -96,8 +97,7 @@ export async function upsertRollups(store: Store, trx: Exec, deltas: Map<string,
   }
 }
 
-export function voteRollupDeltas(votes: Iterable<PreparedVote>): Map<string, RollupDelta> {
-  const acc = new Map<string, RollupDelta>();
+export function voteRollupDeltas(votes: Iterable<PreparedVote>, acc = new Map<string, RollupDelta>()): Map<string, RollupDelta> {
   for (const v of votes) {
     const flagged = v.flags.length > 0;
     addToRollups(acc, {
@@ -114,12 +114,18 @@ export function voteRollupDeltas(votes: Iterable<PreparedVote>): Map<string, Rol
 /**
  * Stores the votes (already free of in-batch repeats) and their rollups atomically.
  * Returns the votes actually inserted: the others were stored before and change nothing.
+ * The misuse rules (src/misuse) run here, inside the transaction, over each device's stored
+ * neighbours: they set the new votes' flags and may re-flag stored ones (a late press), moving
+ * their counts in the same transaction.
  */
 export async function writeVotes(store: Store, votes: PreparedVote[]): Promise<PreparedVote[]> {
   return store.db.transaction().execute(async (trx) => {
+    await lockDevices(store, trx, votes.map((v) => v.deviceId));
     const inserted = await insertEvents(store, trx, 'votes', votes, voteRow, VOTE_COLS.length, PG_VOTES);
     const fresh = votes.filter((v) => inserted.has(voteKey(v)));
-    await upsertRollups(store, trx, voteRollupDeltas(fresh));
+    const acc = new Map<string, RollupDelta>();
+    await evaluateMisuse(store, trx, fresh, acc);
+    await upsertRollups(store, trx, voteRollupDeltas(fresh, acc));
     return fresh;
   });
 }

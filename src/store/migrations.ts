@@ -3,6 +3,7 @@ import { sql, SqliteAdapter, type Kysely } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import { fleet } from './migrations-fleet.ts';
 import { shiftsMigration } from './migrations-shifts.ts';
+import { misuseMigration } from './migrations-misuse.ts';
 
 type AnyDb = Kysely<any>; // migrations describe the schema as it was then, not today's types
 
@@ -160,6 +161,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-23-003-visitor-events': visitorEvents,
   '2026-11-23-004-fleet': fleet,
   '2026-11-23-005-shifts': shiftsMigration,
+  '2026-11-23-006-misuse': misuseMigration,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

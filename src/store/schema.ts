@@ -34,8 +34,17 @@ export interface VotesTable {
   button: string; reason: string | null;
   location_id: string; touchpoint_id: string | null; employee_id: string | null;
   local_day: string; local_hour: number;
-  /** JSON array of misuse rule names; null = counted. */
+  /** JSON array of misuse rule names; null = counted. The effective verdict, after any review. */
   flags: string | null;
+  /** Review (migration 006): null = the rules decide; 'confirmed' = held back; 'restored' = counted. */
+  review: Generated<string | null>;
+  /** The rules' verdict when a reviewer overrode it (JSON array); null = same as flags. */
+  rule_flags: Generated<string | null>;
+}
+/** Every review decision on flagged votes (src/misuse/review.ts): who, when, why, before/after. */
+export interface MisuseAuditTable {
+  id: string; org_id: string; user_id: string; at: number; action: string; reason: string; scope: string;
+  device_id: string; votes: number; before: string; after: string;
 }
 /** People counted by a `counter` device (PROTOCOL §2 visitors), attributed like votes. */
 export interface VisitorEventsTable {
@@ -68,7 +77,7 @@ export interface DB {
   partners: PartnersTable; orgs: OrgsTable; users: UsersTable; api_tokens: ApiTokensTable;
   locations: LocationsTable; touchpoints: TouchpointsTable; employees: EmployeesTable;
   devices: DevicesTable; device_assignments: DeviceAssignmentsTable; votes: VotesTable; visitor_events: VisitorEventsTable; rollups: RollupsTable;
-  shifts: ShiftsTable;
+  shifts: ShiftsTable; misuse_audit: MisuseAuditTable;
   device_batches: DeviceBatchesTable; device_claims: DeviceClaimsTable; device_events: DeviceEventsTable;
 }
 // Generated is re-exported so later tables with serial columns can use it without another import.
