@@ -1,6 +1,6 @@
 // The `loyalty` command (PROTOCOL.md §0).
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.ts';
+import { loadConfig, storeOptionsOf } from './config.ts';
 import { openStore, migrateToLatest, isEmpty } from './store/db.ts';
 import { adminToken } from './accounts/accounts.ts';
 import { startServer } from './server.ts';
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { demo: { type: 'boolean', default: false }, org: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   const cmd = positionals[0];
   const config = loadConfig();
-  const storeOptions = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+  const storeOptions = storeOptionsOf(config);
   if (!cmd || values.help) {
     console.log(USAGE);
     return cmd ? 0 : 2;
@@ -56,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
     const logger = { level: config.logLevel, redact: REDACT };
     const pino = (await import('pino')).default(logger);
     pino.info({ backend: store.dialect, dataDir: store.dialect === 'sqlite' ? config.dataDir : undefined }, 'store ready');
+    // Says in the log whether mail is on (PROTOCOL §0); the report schedules that use it come later.
+    (await import('./mail/mailer.ts')).mailerFromEnv(process.env, (level, msg, detail) => pino[level](detail ?? {}, msg));
     const demo = values.demo ? await import('./demo/seed.ts') : null;
     // Seed before listening, so nobody sees a half-seeded demo.
     if (demo && (await isEmpty(store))) {

@@ -1,6 +1,8 @@
 // Configuration comes from the environment only (PROTOCOL.md §0); defaults give a working local system.
 export type Config = {
   port: number; host: string; dataDir: string; databaseUrl: string | undefined; logLevel: string;
+  /** PostgreSQL schema to keep the tables in (several instances can share one database); default: the search path's. */
+  databaseSchema: string | undefined;
   /** Devices over MQTT (README "Devices over MQTT"): an external broker's URL, else the embedded broker on mqttPort. */
   mqttUrl: string | undefined; mqttPort: number;
   mqttClientId: string | undefined; mqttGroup: string | undefined; mqttConsumers: number | undefined;
@@ -14,6 +16,11 @@ function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number, wha
   return n;
 }
 
+/** How the configured store is opened: every command goes through this one place. */
+export function storeOptionsOf(c: Config): { databaseUrl: string | undefined; pgSchema: string | undefined; dataDir: string } {
+  return { databaseUrl: c.databaseUrl, pgSchema: c.databaseSchema, dataDir: c.dataDir };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env['PORT'] ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${env['PORT']}"`);
@@ -22,6 +29,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env['HOST'] ?? '127.0.0.1',
     dataDir: env['DATA_DIR'] ?? './data',
     databaseUrl: env['DATABASE_URL'] || undefined,
+    databaseSchema: env['DATABASE_SCHEMA'] || undefined,
     logLevel: env['LOG_LEVEL'] ?? 'info',
     mqttUrl: env['MQTT_URL'] || undefined,
     mqttPort: int(env, 'MQTT_PORT', 0, 65535, 'a port number') ?? 1883,

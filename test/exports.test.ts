@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, PG_URL } from './harness.ts';
 import { officeAvailable, xlsxSheets } from './office.ts';
 
 const fmts = new Map<string, Intl.DateTimeFormat>();
@@ -158,18 +158,21 @@ eachBackend('raw votes and exports', (ctx) => {
     assert.deepEqual([byId.get(ids['newyork'])![2], byId.get(ids['newyork'])![3]], [String(sc.satisfied), String(sc.dissatisfied)]);
   });
 
-  it('loyalty export writes the same CSV as the API, with a progress bar on stderr', async (t) => {
-    const path = ctx().store.sqlitePath;
-    if (!path) { t.skip('the CLI reaches PostgreSQL only through DATABASE_URL, not a test schema'); return; }
+  it('loyalty export writes the same CSV as the API, with a progress bar on stderr', async () => {
+    // The CLI opens the same store the server uses: the SQLite file, or the PostgreSQL schema.
+    const { store } = ctx();
+    const storeEnv: Record<string, string> = store.sqlitePath
+      ? { DATA_DIR: dirname(store.sqlitePath), DATABASE_URL: '' }
+      : { DATABASE_URL: PG_URL, DATABASE_SCHEMA: store.pgSchema! };
     const q = { from: '2026-11-02', to: '2026-11-20' };
     const out = join(dir, 'cli.csv');
     const r = spawnSync(process.execPath, ['src/cli.ts', 'export', '--org', org, '--from', q.from, '--to', q.to, '--format', 'csv', '--out', out],
-      { env: { ...process.env, DATA_DIR: dirname(path), DATABASE_URL: '' }, encoding: 'utf8' });
+      { env: { ...process.env, ...storeEnv }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /100% \| (\d+)\/\1 votes/);
     const api = await fetch(`${apiUrl()}/api/v1/orgs/${org}/exports/votes.csv?${new URLSearchParams(q)}`, { headers: { authorization: `Bearer ${token()}` } });
     assert.ok(readFileSync(out).equals(Buffer.from(await api.arrayBuffer())), 'byte for byte, BOM included');
-    const bad = spawnSync(process.execPath, ['src/cli.ts', 'export', '--org', org, '--from', '2026-02-30', '--to', q.to, '--out', out], { env: { ...process.env, DATA_DIR: dirname(path) }, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, ['src/cli.ts', 'export', '--org', org, '--from', '2026-02-30', '--to', q.to, '--out', out], { env: { ...process.env, ...storeEnv }, encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--from/);
   });

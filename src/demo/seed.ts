@@ -152,7 +152,7 @@ export async function seedDemo(store: Store, o: SeedOptions): Promise<{ orgId: s
     const dev = await createDevice(store, org.id, { kind: 'counter', name: `${l.name} · door counter`, locationId: locationId.get(l.key)!, touchpointId: null, employeeId: null });
     doorRef.set(l.key, { id: dev.id, orgId: org.id, kind: 'counter' });
   }
-  o.log(`demo: "${DEMO_ORG_NAME}" with ${LOCATIONS.length} locations, ${EMPLOYEES.length} employees, ${DEVICES.length} devices; sign in as ${DEMO_USER.email} / ${DEMO_USER.password}`);
+  o.log(`demo: "${DEMO_ORG_NAME}" with ${LOCATIONS.length} locations, ${EMPLOYEES.length} employees, ${DEVICES.length} panels and fobs, ${LOCATIONS.length} door counters; sign in as ${DEMO_USER.email} / ${DEMO_USER.password}`);
 
   // The history, through the real ingest steps.
   const history = generateHistory(now, days);

@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { loadConfig } from '../config.ts';
+import { loadConfig, storeOptionsOf } from '../config.ts';
 import { openStore, migrateToLatest } from '../store/db.ts';
 import { parseDate } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
@@ -32,7 +32,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const config = loadConfig();
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = await openStore(storeOptionsOf(config));
   try {
     await migrateToLatest(store);
     const org = await store.db.selectFrom('orgs').select(['id', 'name']).where('id', '=', values.org!).executeTakeFirst();
