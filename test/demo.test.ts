@@ -189,6 +189,7 @@ eachBackend('demo organisation', (ctx) => {
     }
     assert.ok((await count()) >= 1, 'a live press was stored within 15 s');
     const today = await api.scores(seeded.orgId, { from: utcDate(Date.now() - DAY), to: utcDate(Date.now() + DAY), by: 'total' });
-    assert.ok(today.length === 1 && today[0].total >= 1, 'the live press is in the scores');
+    // Counted, or held back as off-hours when every demo café happens to be closed right now.
+    assert.ok(today.length === 1 && today[0].total + today[0].flagged >= 1, 'the live press is in the scores');
   });
 });

@@ -10,6 +10,7 @@ import { prepareVisitors, prepareVotes } from '../ingest/pipeline.ts';
 import { writeVisitors, writeVotes } from '../ingest/write.ts';
 import { ingestHeartbeat, ingestVisitors, ingestVotes } from '../ingest/service.ts';
 import type { DevicePrincipal } from '../domain/types.ts';
+import { isOpenAt } from '../misuse/rules.ts';
 import type { PreparedVote, VoteEvent } from '../ingest/vote.ts';
 import { createEmployee, createLocation, createOrg, createPartner, createTouchpoint, listLocations } from '../orgs/orgs.ts';
 import { createDevice, listDevices } from '../devices/devices.ts';
@@ -237,8 +238,11 @@ export function startDemoTraffic(ctx: AppContext, o: { log(m: string): void }): 
       stopped = true;
       return;
     }
-    const d = pickWeighted(rng, devices, (x) => x.spec.weight);
     const now = Date.now();
+    // Customers press where a café is open; when all are closed a late press still happens, and
+    // the misuse filter flags it as off-hours — the filter at work, in the demo too.
+    const open = devices.filter((x) => isOpenAt({ timezone: x.timezone, openingHours: LOCATIONS.find((l) => l.key === x.spec.location)!.openingHours }, now));
+    const d = pickWeighted(rng, open.length ? open : devices, (x) => x.spec.weight);
     const local = localParts(d.timezone, now);
     const vote = press(rng, d.spec, local.hour, local.weekday);
     const r = await ingestVotes(ctx, d.ref, { events: [{ id: `live-${now}-${++n}`, ts: now, button: vote.button, ...(vote.reason ? { reason: vote.reason } : {}) }] }, now);
