@@ -15,24 +15,13 @@ import { scores, type ScoreQuery } from '../src/scores/scores.ts';
 import { DEFAULT_SCORING } from '../src/domain/wilson.ts';
 import { addDays, weekdayOf, zoneOffset } from '../src/domain/time.ts';
 import { fmt, fmtMs, fmtRatio, log, percentile, PG_URL, pgAppName, scratch, storeOptionsOf, waitQuiet, ZONES, type Backend, type Figure, type Scratch } from './lib.ts';
+import { mulberry32 } from '../src/demo/random.ts'; // the demo's seeded generator: every run loads the same data
 
 export type P4Options = { votes: number; locations: number; oursIterations: number; baselineIterations: number };
 
 const FIRST_DAY = '2025-01-01';
 const DAYS = 365;
 const LAST_DAY = addDays(FIRST_DAY, DAYS - 1);
-
-// --- A small seeded generator, so every run loads the same data.
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type GenDevice = { id: string; touchpointId: string; employeeId: string | null; share: number; satAdjust: number };
 type GenLocation = { index: number; id: string; tz: string; weight: number; pSat: number; devices: GenDevice[] };
