@@ -112,3 +112,13 @@ export class Api {
   async close(): Promise<void> { await this.server.close(); }
 }
 export type Fixture = { orgId: string; locationId: string; deviceId: string; deviceToken: string };
+
+/** Deterministic pseudo-random numbers (mulberry32) for test data, so a failure can be replayed. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

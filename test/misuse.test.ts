@@ -5,7 +5,7 @@
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { Api, eachBackend, type Fixture } from './harness.ts';
+import { Api, eachBackend, type Fixture, rng } from './harness.ts';
 import type { Store } from '../src/store/db.ts';
 import { rebuildRollups } from '../src/scores/rebuild.ts';
 
@@ -13,16 +13,6 @@ const S = 1000;
 const MIN = 60 * S;
 type Button = 'satisfied' | 'dissatisfied';
 type Press = { id: string; ts: number; button: Button };
-
-// Deterministic pseudo-random numbers (mulberry32).
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function flagsOf(store: Store, deviceId: string): Promise<Map<string, string[]>> {
   const rows = await store.db.selectFrom('votes').select(['event_id', 'flags']).where('device_id', '=', deviceId).execute();

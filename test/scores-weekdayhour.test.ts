@@ -4,7 +4,7 @@
 // (New York leaves summer time on 2026-11-01, inside the range) zones are both covered.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, rng } from './harness.ts';
 
 const WEEK = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const LABEL: Record<string, string> = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
@@ -13,15 +13,6 @@ function localKey(tz: string, ts: number): string {
   if (!fmts.has(tz)) fmts.set(tz, new Intl.DateTimeFormat('sv-SE', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }));
   const [day, hour] = fmts.get(tz)!.format(new Date(ts)).split(' ') as [string, string];
   return `${WEEK[new Date(`${day}T12:00:00Z`).getUTCDay()]}-${hour.slice(0, 2)}`;
-}
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Counts = { satisfied: number; dissatisfied: number };

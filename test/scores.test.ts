@@ -3,7 +3,7 @@
 // server's offset arithmetic) so bucketing errors cannot cancel out.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, rng } from './harness.ts';
 
 const WEEK = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const fmts = new Map<string, Intl.DateTimeFormat>();
@@ -12,16 +12,6 @@ function local(tz: string, ts: number): { day: string; hour: string; weekday: st
   const s = fmts.get(tz)!.format(new Date(ts));
   const [day, hour] = s.split(' ') as [string, string];
   return { day, hour: hour.slice(0, 2), weekday: WEEK[new Date(`${day}T12:00:00Z`).getUTCDay()]! };
-}
-
-// Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed.
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Sent = { ts: number; button: 'satisfied' | 'dissatisfied'; device: Dev };

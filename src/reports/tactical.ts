@@ -5,9 +5,9 @@
 import type { Store } from '../store/db.ts';
 import { addDays, weekdayOf } from '../domain/time.ts';
 import { WEEKDAYS } from '../domain/types.ts';
-import { round4, score, wilson, type ScoringSettings } from '../domain/wilson.ts';
+import { round4, type ScoringSettings } from '../domain/wilson.ts';
 import { invalidField } from '../domain/errors.ts';
-import { scores, type ScoreRow } from '../scores/scores.ts';
+import { rowOf, scores, type Counts, type ScoreRow } from '../scores/scores.ts';
 import { twoProportionTest, type Change } from './stats.ts';
 
 export const TREND_GRAINS = ['day', 'week', 'month'] as const;
@@ -40,22 +40,7 @@ export function previousPeriod(from: string, to: string): { from: string; to: st
   return { from: addDays(from, -days(from, to)), to: addDays(from, -1) };
 }
 
-type Sums = { satisfied: number; dissatisfied: number; flagged: number; visitors: number };
-
-/** A score row from counts, the same arithmetic as scores(). */
-export function rowOf(key: string, label: string, s: Sums, scoring: ScoringSettings): ScoreRow {
-  const total = s.satisfied + s.dissatisfied;
-  const w = wilson(s.satisfied, total);
-  return {
-    key, label, satisfied: s.satisfied, dissatisfied: s.dissatisfied, total,
-    share: total ? round4(s.satisfied / total) : null,
-    wilson: w ? [round4(w[0]), round4(w[1])] : null,
-    score: score(s.satisfied, total, scoring),
-    visitors: s.visitors > 0 ? s.visitors : null,
-    responseRate: s.visitors > 0 ? round4(total / s.visitors) : null,
-    flagged: s.flagged,
-  };
-}
+type Sums = Counts;
 
 function compare(now: ScoreRow[], before: ScoreRow[]): ReportRow[] {
   const prev = new Map(before.map((r) => [r.key, r]));

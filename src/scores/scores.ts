@@ -59,7 +59,24 @@ export function planSegments(from: string, to: string, by: ScoreBy): Segment[] {
   return segs;
 }
 
-type Sums = { k: string; satisfied: number; dissatisfied: number; flagged: number; visitors: number };
+export type Counts = { satisfied: number; dissatisfied: number; flagged: number; visitors: number };
+type Sums = Counts & { k: string };
+
+/** A score row from counts (PROTOCOL §4): share, Wilson interval, 1–5 score, response rate. */
+export function rowOf(key: string, label: string, s: Counts, scoring: ScoringSettings): ScoreRow {
+  const total = s.satisfied + s.dissatisfied;
+  const w = wilson(s.satisfied, total);
+  return {
+    key, label, satisfied: s.satisfied, dissatisfied: s.dissatisfied, total,
+    share: total ? round4(s.satisfied / total) : null,
+    wilson: w ? [round4(w[0]), round4(w[1])] : null,
+    score: score(s.satisfied, total, scoring),
+    // null, not 0, where no counter reported: "no data" is not "nobody came".
+    visitors: s.visitors > 0 ? s.visitors : null,
+    responseRate: s.visitors > 0 ? round4(total / s.visitors) : null,
+    flagged: s.flagged,
+  };
+}
 
 export async function scores(store: Store, orgId: string, scoring: ScoringSettings, q: ScoreQuery): Promise<{ rows: ScoreRow[] }> {
   if (q.from > q.to) throw invalidField('from', 'from must not be after to');
@@ -105,25 +122,13 @@ export async function scores(store: Store, orgId: string, scoring: ScoringSettin
   }
 
   const labels = byDim ? await labelsFor(store, byDim, [...sums.keys()]) : null;
-  const out: ScoreRow[] = [...sums.values()].map((s) => {
-    const total = s.satisfied + s.dissatisfied;
-    const w = wilson(s.satisfied, total);
-    const key = byDim && s.k === '' ? NONE_KEY : s.k;
-    return {
-      key,
-      label: labels ? labels.get(s.k) ?? (s.k === '' ? '(none)' : s.k)
-        : q.by === 'hour' ? `${s.k}:00` : q.by === 'weekday' ? WEEKDAY_LABEL[s.k]!
-        : q.by === 'weekdayhour' ? `${WEEKDAY_LABEL[s.k.slice(0, 3)]!} ${s.k.slice(4)}:00` : q.by === 'total' ? 'Total' : s.k,
-      satisfied: s.satisfied, dissatisfied: s.dissatisfied, total,
-      share: total ? round4(s.satisfied / total) : null,
-      wilson: w ? [round4(w[0]), round4(w[1])] : null,
-      score: score(s.satisfied, total, scoring),
-      // null, not 0, where no counter reported: "no data" is not "nobody came".
-      visitors: s.visitors > 0 ? s.visitors : null,
-      responseRate: s.visitors > 0 ? round4(total / s.visitors) : null,
-      flagged: s.flagged,
-    };
-  });
+  const out: ScoreRow[] = [...sums.values()].map((s) => rowOf(
+    byDim && s.k === '' ? NONE_KEY : s.k,
+    labels ? labels.get(s.k) ?? (s.k === '' ? '(none)' : s.k)
+      : q.by === 'hour' ? `${s.k}:00` : q.by === 'weekday' ? WEEKDAY_LABEL[s.k]!
+      : q.by === 'weekdayhour' ? `${WEEKDAY_LABEL[s.k.slice(0, 3)]!} ${s.k.slice(4)}:00` : q.by === 'total' ? 'Total' : s.k,
+    s, scoring,
+  ));
   const weekdayIndex = (k: string): number => WEEKDAYS.indexOf(k.slice(0, 3) as (typeof WEEKDAYS)[number]);
   const order = q.by === 'weekday' ? (r: ScoreRow) => String(weekdayIndex(r.key))
     : q.by === 'weekdayhour' ? (r: ScoreRow) => `${weekdayIndex(r.key)}-${r.key.slice(4)}`
