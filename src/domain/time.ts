@@ -96,6 +96,18 @@ export function parseDate(value: string, field: string): string {
   return value;
 }
 
+/** Longest range a query may span (about ten years): keeps every answer bounded. */
+export const MAX_RANGE_DAYS = 3700;
+
+/** A query's inclusive local date range, each end checked and named in the error. */
+export function parseDateRange(q: { from: string; to: string }): { from: string; to: string } {
+  const from = parseDate(q.from, 'from');
+  const to = parseDate(q.to, 'to');
+  if (from > to) throw invalidField('from', 'from must not be after to');
+  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > MAX_RANGE_DAYS) throw invalidField('to', `a range may span at most ${MAX_RANGE_DAYS} days`);
+  return { from, to };
+}
+
 // ISO-8601 with a mandatory offset (a device's local wall time without offset is ambiguous).
 const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
 

@@ -7,12 +7,11 @@ import { requireUser } from '../auth.ts';
 import { commonErrors, Id, OrgParams, userAuth } from './schemas.ts';
 import { locationLimit, orgAccess } from '../../accounts/accounts.ts';
 import { forbidden, invalidField } from '../../domain/errors.ts';
-import { parseDate } from '../../domain/time.ts';
+import { parseDateRange } from '../../domain/time.ts';
 import type { UserPrincipal } from '../../domain/types.ts';
 import { MISUSE_BOUNDS, MISUSE_DEFAULTS, misuseSettings, setMisuseSettings } from '../../misuse/settings.ts';
 import { listAudit, listEpisodes, misuseReport, parseEpisodeId, review, type ReviewAction } from '../../misuse/review.ts';
 
-const MAX_RANGE_DAYS = 3700;
 const Settings = Type.Object({
   enabled: Type.Boolean(), repeatWindowSeconds: Type.Integer(), burstMaxPresses: Type.Integer(), burstWindowSeconds: Type.Integer(),
   streakMinRun: Type.Integer(), streakMaxGapSeconds: Type.Integer(), offHours: Type.Boolean(), episodeGapMinutes: Type.Integer(),
@@ -24,14 +23,6 @@ const Range = Type.Object({
 const ReviewBody = Type.Object({ reason: Type.String({ description: 'why: kept in the audit log' }) });
 const ReviewOut = Type.Object({ auditId: Type.String(), action: Type.String(), votes: Type.Integer(), moved: Type.Integer({ description: 'votes whose counting changed' }) });
 const Action = Type.Enum(['confirm', 'restore']);
-
-function range(q: { from: string; to: string }): { from: string; to: string } {
-  const from = parseDate(q.from, 'from');
-  const to = parseDate(q.to, 'to');
-  if (from > to) throw invalidField('from', 'from must not be after to');
-  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > MAX_RANGE_DAYS) throw invalidField('to', `a range may span at most ${MAX_RANGE_DAYS} days`);
-  return { from, to };
-}
 
 function reasonOf(body: unknown): string {
   const r = (body as { reason?: unknown } | null)?.reason;
@@ -77,7 +68,7 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
   }, async (req) => {
     const p = await requireUser(ctx.store, ctx.refs, req);
     const org = await orgAccess(ctx.store, p, req.params.org, 'read');
-    const { from, to } = range(req.query);
+    const { from, to } = parseDateRange(req.query);
     const status = req.query.status as 'pending' | 'confirmed' | 'restored' | 'mixed' | 'all' | undefined;
     return { rows: await listEpisodes(ctx.store, org.id, { from, to, status, onlyLocations: locationLimit(p) }) };
   });
@@ -132,7 +123,7 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
   }, async (req) => {
     const p = await requireUser(ctx.store, ctx.refs, req);
     const org = await orgAccess(ctx.store, p, req.params.org, 'read');
-    const { from, to } = range(req.query);
+    const { from, to } = parseDateRange(req.query);
     return misuseReport(ctx.store, org.id, from, to, locationLimit(p));
   });
 }

@@ -7,14 +7,13 @@ import { requireUser } from '../auth.ts';
 import { commonErrors, Id, OrgParams, userAuth } from './schemas.ts';
 import { locationLimit, orgAccess, type OrgRow } from '../../accounts/accounts.ts';
 import { scoringOf } from '../../orgs/orgs.ts';
-import { parseDate } from '../../domain/time.ts';
+import { parseDateRange } from '../../domain/time.ts';
 import { invalidField } from '../../domain/errors.ts';
 import { decodeCursor, encodeCursor, toVoteRow, votesPage, type VoteQuery } from '../../exports/votes.ts';
 import { writeVotesCsv, writeVotesXlsx } from '../../exports/votes-export.ts';
 import { tacticalReport, TREND_GRAINS } from '../../reports/tactical.ts';
 import { writeTacticalXlsx } from '../../reports/tactical-xlsx.ts';
 
-const MAX_RANGE_DAYS = 3700;
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -45,14 +44,6 @@ const TacticalOut = Type.Object({
   locations: Type.Array(ReportRowOut), touchpoints: Type.Array(ReportRowOut), employees: Type.Array(ReportRowOut),
   trend: Type.Array(Type.Object(ScoreRowOut)),
 });
-
-function range(q: { from: string; to: string }): { from: string; to: string } {
-  const from = parseDate(q.from, 'from');
-  const to = parseDate(q.to, 'to');
-  if (from > to) throw invalidField('from', 'from must not be after to');
-  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > MAX_RANGE_DAYS) throw invalidField('to', `a range may span at most ${MAX_RANGE_DAYS} days`);
-  return { from, to };
-}
 
 async function access(ctx: AppContext, req: FastifyRequest, orgId: string): Promise<{ org: OrgRow; only: string[] | null }> {
   const p = await requireUser(ctx.store, ctx.refs, req);
@@ -88,7 +79,7 @@ export function reportRoutes(app: App, ctx: AppContext): void {
   }, async (req) => {
     const { org, only } = await access(ctx, req, req.params.org);
     const q = req.query;
-    const vq: VoteQuery = { ...range(q), flagged: q.flagged === undefined ? undefined : q.flagged === 'true', onlyLocations: only };
+    const vq: VoteQuery = { ...parseDateRange(q), flagged: q.flagged === undefined ? undefined : q.flagged === 'true', onlyLocations: only };
     const page = await votesPage(ctx.store, org.id, vq, q.limit ?? 100, q.cursor ? decodeCursor(q.cursor) : null);
     return { rows: page.rows.map(toVoteRow), next: page.next ? encodeCursor(page.next) : null };
   });
@@ -101,13 +92,13 @@ export function reportRoutes(app: App, ctx: AppContext): void {
 
   app.get('/api/v1/orgs/:org/exports/votes.xlsx', { schema: exportSchema('.xlsx') }, async (req, reply) => {
     const { org, only } = await access(ctx, req, req.params.org);
-    const vq: VoteQuery = { ...range(req.query), flagged: req.query.flagged === undefined ? undefined : req.query.flagged === 'true', onlyLocations: only };
+    const vq: VoteQuery = { ...parseDateRange(req.query), flagged: req.query.flagged === undefined ? undefined : req.query.flagged === 'true', onlyLocations: only };
     return stream(req, reply, XLSX, fileName(org, 'votes', vq.from, vq.to, 'xlsx'), (out) => writeVotesXlsx(ctx.store, org.id, vq, out, { orgName: org.name }));
   });
 
   app.get('/api/v1/orgs/:org/exports/votes.csv', { schema: exportSchema('CSV (UTF-8 with BOM)') }, async (req, reply) => {
     const { org, only } = await access(ctx, req, req.params.org);
-    const vq: VoteQuery = { ...range(req.query), flagged: req.query.flagged === undefined ? undefined : req.query.flagged === 'true', onlyLocations: only };
+    const vq: VoteQuery = { ...parseDateRange(req.query), flagged: req.query.flagged === undefined ? undefined : req.query.flagged === 'true', onlyLocations: only };
     return stream(req, reply, 'text/csv; charset=utf-8', fileName(org, 'votes', vq.from, vq.to, 'csv'), (out) => writeVotesCsv(ctx.store, org.id, vq, out));
   });
 
@@ -120,7 +111,7 @@ export function reportRoutes(app: App, ctx: AppContext): void {
   const report = async (req: FastifyRequest, orgId: string, q: ReportQuery) => {
     const { org, only } = await access(ctx, req, orgId);
     if (only && q.locationId && !only.includes(q.locationId)) throw invalidField('locationId', 'this location is not granted to you');
-    const rep = await tacticalReport(ctx.store, org.id, scoringOf(org.settings), { ...range(q), trend: q.trend ?? 'day', locationId: q.locationId, onlyLocations: only });
+    const rep = await tacticalReport(ctx.store, org.id, scoringOf(org.settings), { ...parseDateRange(q), trend: q.trend ?? 'day', locationId: q.locationId, onlyLocations: only });
     return { org, rep };
   };
 

@@ -5,11 +5,10 @@ import { requireUser } from '../auth.ts';
 import { commonErrors, Id, OrgParams, userAuth } from './schemas.ts';
 import { locationLimit, orgAccess } from '../../accounts/accounts.ts';
 import { scoringOf } from '../../orgs/orgs.ts';
-import { parseDate } from '../../domain/time.ts';
+import { parseDateRange } from '../../domain/time.ts';
 import { invalidField } from '../../domain/errors.ts';
 import { SCORE_BY, scores } from '../../scores/scores.ts';
 
-const MAX_RANGE_DAYS = 3700;
 
 const ScoreRow = Type.Object({
   key: Type.String(), label: Type.String(), satisfied: Type.Integer(), dissatisfied: Type.Integer(), total: Type.Integer(),
@@ -34,10 +33,7 @@ export function scoreRoutes(app: App, ctx: AppContext): void {
     const p = await requireUser(ctx.store, ctx.refs, req);
     const org = await orgAccess(ctx.store, p, req.params.org, 'read');
     const q = req.query;
-    const from = parseDate(q.from, 'from');
-    const to = parseDate(q.to, 'to');
-    if (from > to) throw invalidField('from', 'from must not be after to');
-    if ((Date.parse(to) - Date.parse(from)) / 86_400_000 > MAX_RANGE_DAYS) throw invalidField('to', `a range may span at most ${MAX_RANGE_DAYS} days`);
+    const { from, to } = parseDateRange(q);
     const only = locationLimit(p);
     if (only && q.locationId && !only.includes(q.locationId)) throw invalidField('locationId', 'this location is not granted to you');
     return scores(ctx.store, org.id, scoringOf(org.settings), {
