@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import http from 'node:http';
 import pg from 'pg';
 
 export const PG_URL = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -236,3 +237,37 @@ export const ZONES = [
   'Europe/Moscow', 'Asia/Yekaterinburg', 'Asia/Novosibirsk', 'Europe/Berlin', 'Europe/London', 'America/New_York',
   'America/Los_Angeles', 'Asia/Kolkata', 'Asia/Tokyo', 'Australia/Sydney', 'America/Sao_Paulo', 'Asia/Kathmandu',
 ];
+
+/** An open live stream (PROTOCOL §5) read with node:http (lighter than fetch's web streams). */
+export type LiveStream = { arrivals: Map<string, number>; dropped: number; close(): void };
+
+/** Opens `url` as an event stream: vote id → arrival time, and the `dropped` notices counted (and logged). */
+export function openStream(url: string, token: string): Promise<LiveStream> {
+  return new Promise((resolve, reject) => {
+    const s: LiveStream = { arrivals: new Map(), dropped: 0, close: () => req.destroy() };
+    const req = http.get(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) { reject(new Error(`live stream: HTTP ${res.statusCode}`)); res.resume(); return; }
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk: string) => {
+        const at = performance.now();
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (block.startsWith('event: dropped')) {
+            s.dropped++;
+            log(`live stream dropped votes: ${block}`);
+          }
+          if (!block.startsWith('event: vote\n')) continue;
+          // The device's event id is the first field: {"id":"…",…
+          const m = /"id":"([^"]+)"/.exec(block);
+          if (m) s.arrivals.set(m[1]!, at);
+        }
+      });
+      resolve(s);
+    });
+    req.on('error', (e) => { if (!req.destroyed) reject(e); });
+  });
+}

@@ -5,7 +5,7 @@
 // Then a set of typical scores queries is timed through scores() (served from rollups) and through
 // a plain GROUP BY over the raw votes table, and the answers are checked to agree.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { sql } from 'kysely';
+import { sql, CompiledQuery, type KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { openStore, migrateToLatest, type Store } from '../src/store/db.ts';
 import { createEmployee, createLocation, createOrg, createTouchpoint } from '../src/orgs/orgs.ts';
@@ -401,6 +401,28 @@ async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   return [performance.now() - t, r];
 }
 
+/**
+ * BENCH_P4_EXPLAIN=1: logs the plan of every statement scores() runs for each query (EXPLAIN
+ * ANALYZE with buffers on PostgreSQL, EXPLAIN QUERY PLAN on SQLite), to check which index serves it.
+ * The statements are captured by a plugin that compiles each query node scores() builds.
+ */
+async function explainAll(store: Store, orgId: string, queries: NamedQuery[]): Promise<void> {
+  for (const { name, q } of queries) {
+    const seen: CompiledQuery[] = [];
+    const executor = store.db.getExecutor();
+    const capture: KyselyPlugin = {
+      transformQuery: (a) => { if (a.node.kind === 'SelectQueryNode') seen.push(executor.compileQuery(a.node, a.queryId)); return a.node; },
+      transformResult: async (a) => a.result,
+    };
+    await scores({ ...store, db: store.db.withPlugin(capture) }, orgId, DEFAULT_SCORING, q);
+    for (const c of seen.filter((x) => /from "rollups"/.test(x.sql))) {
+      const prefix = store.dialect === 'postgres' ? 'explain (analyze, buffers, costs off) ' : 'explain query plan ';
+      const plan = await store.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(prefix + c.sql, [...c.parameters]));
+      log(`EXPLAIN "${name}": ${c.sql}\n    ${plan.rows.map((r) => String(r['QUERY PLAN'] ?? r['detail'])).join('\n    ')}`);
+    }
+  }
+}
+
 export type P4Result = { figures: Figure[]; notes: string[]; detail: string[] };
 
 async function p4On(backend: Backend, o: P4Options, votes: number): Promise<P4Result> {
@@ -429,6 +451,7 @@ async function p4On(backend: Backend, o: P4Options, votes: number): Promise<P4Re
     // Measured on a freshly opened store with the server's own settings.
     store = await openStore(opts);
     const queries = queriesFor(g);
+    if (process.env['BENCH_P4_EXPLAIN']) await explainAll(store, g.orgId, queries);
     for (const { name, q } of queries) {
       const diff = sameCounts(await ours(store, g.orgId, q), await rawGroupBy(store, g.orgId, q));
       if (diff) throw new Error(`P4 ${backend} "${name}": scores() and the raw GROUP BY disagree: ${diff}`);

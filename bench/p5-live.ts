@@ -20,13 +20,13 @@
 import { chromium } from 'playwright-core';
 import autocannon from 'autocannon';
 import { existsSync } from 'node:fs';
-import http from 'node:http';
 import { openStore, migrateToLatest } from '../src/store/db.ts';
-import { adminToken } from '../src/accounts/accounts.ts';
+import { adminToken, ADMIN_EMAIL } from '../src/accounts/accounts.ts';
+import { createSession, SESSION_COOKIE } from '../src/accounts/sessions.ts';
 import { startServer } from '../src/server.ts';
 import { seedDemo } from '../src/demo/seed.ts';
 import { buildWeb } from '../web/build.ts';
-import { fmt, fmtMs, log, machine, markdownTable, percentile, pgReachable, PG_URL, scratch, startChild, storeOptionsOf, type Backend, type Figure } from './lib.ts';
+import { fmt, fmtMs, log, machine, markdownTable, percentile, pgReachable, PG_URL, scratch, startChild, storeOptionsOf, type Backend, type Figure, openStream } from './lib.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
@@ -35,35 +35,6 @@ const GOAL_MS = 250;
 export type LiveOptions = { rate: number; seconds: number; warmup: number; streams: number; devices: number; connections: number; batch: number };
 
 type AutocannonRequest = { headers?: Record<string, string>; [k: string]: unknown };
-type Stream = { arrivals: Map<string, number>; close(): void };
-
-/** An event stream read with node:http (lighter than fetch's web streams): vote id → arrival time. */
-function openStream(url: string, token: string): Promise<Stream> {
-  return new Promise((resolve, reject) => {
-    const arrivals = new Map<string, number>();
-    const req = http.get(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) { reject(new Error(`live stream: HTTP ${res.statusCode}`)); res.resume(); return; }
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (chunk: string) => {
-        const at = performance.now();
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (block.startsWith('event: dropped')) log(`P5: the stream dropped votes: ${block}`);
-          if (!block.startsWith('event: vote\n')) continue;
-          // The device's event id is the first field: {"id":"…",…
-          const m = /"id":"([^"]+)"/.exec(block);
-          if (m) arrivals.set(m[1]!, at);
-        }
-      });
-      resolve({ arrivals, close: () => req.destroy() });
-    });
-    req.on('error', (e) => { if (!req.destroyed) reject(e); });
-  });
-}
 
 export async function p5Live(o: LiveOptions, backends: Backend[]): Promise<{ figures: Figure[]; notes: string[] }> {
   const figures: Figure[] = [];
@@ -159,14 +130,16 @@ export async function firstLoad(loads: number): Promise<{ figures: Figure[]; not
   await migrateToLatest(store);
   const seeded = await seedDemo(store, { log: () => {} });
   const server = await startServer({ store, fleet: false });
-  const token = await adminToken(store);
+  await adminToken(store); // creates the instance administrator
+  const admin = await store.db.selectFrom('users').select('id').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   type One = { ms: number; bytes: number; staticBytes: number; apiBytes: number; requests: number };
   const measure = async (page: import('playwright-core').Page, url: string): Promise<One> => {
     await page.goto(url);
     await page.waitForFunction(() => {
       const rows = document.querySelectorAll('table.locations tbody tr');
-      return rows.length === 4 && [...rows].every((r) => /%/.test(r.querySelector('td .share')?.textContent ?? ''));
+      // Every row shows a figure (today's may be '—' where the local day has just begun): the period's share.
+      return rows.length === 4 && [...rows].every((r) => [...r.querySelectorAll('td .share')].some((e) => /%/.test(e.textContent ?? '')));
     }, undefined, { polling: 'raf', timeout: 30_000 });
     return page.evaluate(() => {
       const ms = performance.now();
@@ -183,8 +156,11 @@ export async function firstLoad(loads: number): Promise<{ figures: Figure[]; not
   try {
     for (let i = 0; i < loads; i++) {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      // Signed in as a browser is after the sign-in form: by the HttpOnly session cookie.
+      const session = await createSession(store, admin.id);
+      await ctx.addCookies([{ name: SESSION_COOKIE, value: session.id, url: server.url, httpOnly: true, sameSite: 'Lax' }]);
       const page = await ctx.newPage();
-      cold.push(await measure(page, `${server.url}/#token=${token}`));
+      cold.push(await measure(page, `${server.url}/orgs/${seeded.orgId}`));
       warm.push(await measure(page, `${server.url}/orgs/${seeded.orgId}`)); // same context: assets cached
       await ctx.close();
     }

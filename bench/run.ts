@@ -5,7 +5,8 @@
 // BENCH_DATABASE_URL (else TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
 // BENCH_CHILD_NODE_OPTIONS (flags for the server child processes, e.g. --cpu-prof),
 // BENCH_SQLITE_PRAGMAS (diagnostics: pragmas for the server's SQLite store, e.g. synchronous=normal),
-// BENCH_QUIET_WAIT (seconds to wait for other processes to go quiet before a measurement, default 90).
+// BENCH_QUIET_WAIT (seconds to wait for other processes to go quiet before a measurement, default 90),
+// BENCH_P4_EXPLAIN=1 (P4: log the plan of every statement scores() runs, EXPLAIN ANALYZE on PostgreSQL).
 import { fmt, log, machine, markdownTable, pgReachable, pgVersion, PG_URL, type Backend, type Figure } from './lib.ts';
 import { p1 } from './p1.ts';
 import { p2 } from './p2.ts';

@@ -10,14 +10,14 @@ const USAGE = `usage: loyalty <command>
   start [--demo]   serve everything (HTTP API, dashboard, devices over MQTT, OpenAPI at /docs); --demo seeds the demo organisation into an empty store
   migrate          bring the database schema up to date
   demo             seed the demo organisation (into an empty store)
-  admin-token      print a new admin API token for the configured store
+  admin-token      print a new admin API token for the configured store (scripts; people sign in with a password)
   rebuild-rollups [--org ID]
                    recompute the score rollups from the stored votes (repair; safe while running)
   simulate --token TOKEN [--devices N] [--rate R | --votes N] [--transport http|mqtt] …
                    drive a running server with a simulated fleet, then reconcile sent vs stored (simulate --help)
   export --org ID --from DATE --to DATE [--format xlsx|csv] --out FILE
                    write the raw votes of a range of local dates to a file, with a progress bar
-environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL, MQTT_URL, MQTT_PORT (see README)`;
+environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL, MQTT_URL, MQTT_PORT, LOYALTY_ADMIN_EMAIL, LOYALTY_ADMIN_PASSWORD, COOKIE_SECURE (see README)`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'export') return (await import('./exports/cli.ts')).exportCommand(argv.slice(1));
@@ -59,6 +59,9 @@ async function main(argv: string[]): Promise<number> {
     // Says in the log whether mail is on (PROTOCOL §0); the report schedules that use it come later.
     (await import('./mail/mailer.ts')).mailerFromEnv(process.env, (level, msg, detail) => pino[level](detail ?? {}, msg));
     const demo = values.demo ? await import('./demo/seed.ts') : null;
+    // The first administrator (README "Accounts and access"): env, else a prompt on a terminal (not for the demo, which must just run).
+    const { firstAdminBeforeStart, setupLinkIfNeeded } = await import('./accounts/first-admin.ts');
+    const firstAdmin = await firstAdminBeforeStart(store, process.env, Boolean(process.stdin.isTTY) && !demo);
     // Seed before listening, so nobody sees a half-seeded demo.
     if (demo && (await isEmpty(store))) {
       pino.info('the store is empty: seeding the demo organisation (a few seconds)…');
@@ -70,9 +73,16 @@ async function main(argv: string[]): Promise<number> {
       mqtt: { url: config.mqttUrl, port: config.mqttPort, clientId: config.mqttClientId, group: config.mqttGroup, consumers: config.mqttConsumers },
     });
     const stopDemo = demo ? demo.startDemoTraffic(server.ctx, { log: (m) => pino.debug(m) }) : () => {};
-    const token = await adminToken(store, 'start');
+    const admin = firstAdmin ?? await setupLinkIfNeeded(store);
+    const base = (process.env['PUBLIC_URL'] || server.url).replace(/\/+$/, '');
     const mqttLine = server.mqtt ? `\n  Devices over MQTT: ${server.mqtt.url}${server.mqtt.mode === 'external' ? ' (external broker)' : ''}` : '';
-    console.log(`\n  Loyalty Button is running: ${server.url}/#token=${token}\n  API docs: ${server.url}/docs${mqttLine}\n  Admin API token: ${token}\n`);
+    const signIn = [
+      admin.kind === 'link' ? `  Create the first administrator (link valid until used; a new one on each start until then):\n    ${base}${admin.path}\n  or restart with LOYALTY_ADMIN_EMAIL and LOYALTY_ADMIN_PASSWORD set.` : '',
+      admin.kind === 'created' ? `  Administrator ${admin.email} created${admin.via === 'env' ? ' from LOYALTY_ADMIN_EMAIL' : ''}: sign in with that email and password.` : '',
+      demo ? `  Demo sign-in: ${demo.DEMO_USER.email} / ${demo.DEMO_USER.password}` : '',
+      '  API tokens for scripts: npm run -s loyalty admin-token, or the Access page of the dashboard.',
+    ].filter(Boolean).join('\n');
+    console.log(`\n  Loyalty Button is running: ${server.url}/\n  API docs: ${server.url}/docs${mqttLine}\n${signIn}\n`);
     const stop = async (): Promise<void> => {
       pino.info('shutting down');
       stopDemo();

@@ -6,6 +6,10 @@ export type Config = {
   /** Devices over MQTT (README "Devices over MQTT"): an external broker's URL, else the embedded broker on mqttPort. */
   mqttUrl: string | undefined; mqttPort: number;
   mqttClientId: string | undefined; mqttGroup: string | undefined; mqttConsumers: number | undefined;
+  /** The server's public address (claim URLs, alert links); unset = relative links / the request's origin. */
+  publicUrl: string | undefined;
+  /** How often the alert evaluator runs (README "Alerts"). */
+  alertsIntervalSeconds: number;
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number, what: string): number | undefined {
@@ -36,5 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttClientId: env['MQTT_CLIENT_ID'] || undefined,
     mqttGroup: env['MQTT_GROUP'] || undefined,
     mqttConsumers: int(env, 'MQTT_CONSUMERS', 1, 256, 'a number of connections from 1 to 256'),
+    publicUrl: env['PUBLIC_URL'] || undefined,
+    alertsIntervalSeconds: int(env, 'ALERTS_INTERVAL_SECONDS', 5, 3600, 'a number of seconds from 5 to 3600') ?? 60,
   };
 }

@@ -6,22 +6,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
-import { Api, eachBackend, PG_URL } from './harness.ts';
+import { Api, eachBackend, PG_URL, assertError, unique } from './harness.ts';
 import type { Store } from '../src/store/db.ts';
 
 const MIN = 60_000;
 const TZ = 'Europe/Berlin';
 
-let seq = 0;
-const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
-function assertError(r: { status: number; body: any }, status: number, field?: string, code?: string): void {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body?.error?.code, 'string', `error object: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body.error.message, 'string');
-  if (code) assert.equal(r.body.error.code, code);
-  if (field !== undefined) assert.equal(r.body.error.field, field, `field named: ${JSON.stringify(r.body)}`);
-}
 
 /** The README's documented mapping: share ≥ t[3] → 5, ≥ t[2] → 4, ≥ t[1] → 3, ≥ t[0] → 2, else 1; null below minSample. */
 function expectedScore(satisfied: number, total: number, minSample: number, t: number[]): number | null {

@@ -7,22 +7,14 @@ import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import jsQRModule from 'jsqr';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, assertError, unique } from './harness.ts';
 import type { DeviceSettingsEvent } from '../src/devices/events.ts';
 
 // Crockford base32 without I, L, O, U, as two groups of five.
 const CODE_RE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
 const TZ = 'Europe/Moscow';
 let seq = 0;
-const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
-function assertError(r: { status: number; body: any }, status: number, field?: string, code?: string): void {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body?.error?.code, 'string', `error object: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body.error.message, 'string');
-  if (code) assert.equal(r.body.error.code, code);
-  if (field !== undefined) assert.equal(r.body.error.field, field, `field named: ${JSON.stringify(r.body)}`);
-}
 
 // jsQR is CommonJS whose exports are the function itself (also as .default); its types describe only .default.
 const jsQR = jsQRModule.default;

@@ -158,6 +158,23 @@ eachBackend('raw votes and exports', (ctx) => {
     assert.deepEqual([byId.get(ids['newyork'])![2], byId.get(ids['newyork'])![3]], [String(sc.satisfied), String(sc.dissatisfied)]);
   });
 
+  it('a client that goes away after the first bytes leaves the server serving whole downloads', async () => {
+    const q = new URLSearchParams({ from: '2026-11-01', to: '2026-11-30' });
+    for (const ext of ['xlsx', 'csv']) {
+      const ac = new AbortController();
+      const res = await fetch(`${api.url}/api/v1/orgs/${org}/exports/votes.${ext}?${q}`, { headers: { authorization: `Bearer ${api.adminToken}` }, signal: ac.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the first bytes arrived
+      ac.abort();
+      await reader.cancel().catch(() => {});
+    }
+    const again = await fetch(`${api.url}/api/v1/orgs/${org}/exports/votes.xlsx?${q}`, { headers: { authorization: `Bearer ${api.adminToken}` } });
+    const body = Buffer.from(await again.arrayBuffer());
+    // A whole zip: it ends with the end-of-central-directory record.
+    assert.equal(body.readUInt32LE(body.length - 22), 0x06054b50);
+  });
+
   it('loyalty export writes the same CSV as the API, with a progress bar on stderr', async () => {
     // The CLI opens the same store the server uses: the SQLite file, or the PostgreSQL schema.
     const { store } = ctx();

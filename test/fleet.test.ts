@@ -5,7 +5,7 @@
 // organisations only). Expected states are computed here from the documented thresholds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, assertError, unique } from './harness.ts';
 import { deriveHealth, FLEET_DEFAULTS, FleetMonitor } from '../src/devices/fleet.ts';
 import { recordHeartbeat } from '../src/devices/devices.ts';
 import { flushSeen, markSeen } from '../src/devices/seen.ts';
@@ -13,14 +13,7 @@ import type { DeviceHealthEvent } from '../src/devices/events.ts';
 
 const MIN = 60_000;
 const TZ = 'Europe/Berlin';
-let seq = 0;
-const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
-function assertError(r: { status: number; body: any }, status: number, field?: string): void {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body?.error?.code, 'string');
-  if (field !== undefined) assert.equal(r.body.error.field, field, `field named: ${JSON.stringify(r.body)}`);
-}
 
 describe('derived device state (README thresholds: stale after 10 min, offline after 60 min, low battery below 15 %)', () => {
   const t = FLEET_DEFAULTS;

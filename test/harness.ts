@@ -2,11 +2,12 @@
 // PostgreSQL when reachable — and in CI it must be reachable (an unreachable PostgreSQL fails the
 // run instead of skipping half of it).
 import { describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, migrateToLatest, type Store } from '../src/store/db.ts';
+import { openStore, migrateToLatest, DDL_LOCK, type Store } from '../src/store/db.ts';
 import { startServer, type Server } from '../src/server.ts';
 import { adminToken } from '../src/accounts/accounts.ts';
 
@@ -36,8 +37,9 @@ export async function freshStore(backend: Backend): Promise<{ store: Store; disp
     await store.close();
     const c = new pg.Client({ connectionString: PG_URL });
     await c.connect();
-    await c.query(`drop schema if exists "${schema}" cascade`);
-    await c.end();
+    // Under the migrations' lock: another test file's migrator must not read the catalogue mid-drop.
+    await c.query('select pg_advisory_lock($1)', [DDL_LOCK]);
+    try { await c.query(`drop schema if exists "${schema}" cascade`); } finally { await c.end(); }
   };
   // A failed migration must not leave its half-built schema behind in the shared database.
   try { await migrateToLatest(store); } catch (e) { await dispose(); throw e; }
@@ -109,7 +111,31 @@ export class Api {
     const r = await this.ok('GET', `/api/v1/orgs/${orgId}/scores?${new URLSearchParams(query)}`, undefined, 200, token);
     return r.rows;
   }
+  /** Signs in through POST /api/v1/auth/session; returns the Cookie header value to send back. */
+  async session(email: string, password: string): Promise<string> {
+    const r = await this.call('POST', '/api/v1/auth/session', { email, password }, null, { 'x-loyalty-csrf': '1' });
+    if (r.status !== 200) throw new Error(`sign-in of ${email} → ${r.status}: ${JSON.stringify(r.body)}`);
+    return cookieFrom(r.headers);
+  }
+  /** Calls as a browser signed in by `cookie` would: same origin, with the CSRF header. */
+  asBrowser(method: string, path: string, cookie: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+    return this.call(method, path, body, null, { cookie, origin: this.url, 'sec-fetch-site': 'same-origin', 'x-loyalty-csrf': '1', ...headers });
+  }
+  /** A user of `org` with a password, and their API token. */
+  async orgUser(org: string, role: 'org-admin' | 'manager' | 'viewer', locationIds?: string[]): Promise<{ id: string; email: string; password: string; token: string }> {
+    const email = `${role}-${Math.random().toString(36).slice(2, 10)}@example.test`;
+    const password = `pw ${Math.random().toString(36).slice(2)}`;
+    const u = await this.ok('POST', `/api/v1/orgs/${org}/users`, { email, name: role, role, password, ...(locationIds ? { locationIds } : {}) }, 201);
+    const token = (await this.ok('POST', '/api/v1/auth/token', { email, password }, 200, null)).token;
+    return { id: u.id, email, password, token };
+  }
   async close(): Promise<void> { await this.server.close(); }
+}
+
+/** The `name=value` of the session cookie a response sets ('' when it sets none). */
+export function cookieFrom(h: Headers): string {
+  const c = h.getSetCookie().find((x) => x.startsWith('lb_session='));
+  return c ? c.split(';')[0]! : '';
 }
 export type Fixture = { orgId: string; locationId: string; deviceId: string; deviceToken: string };
 
@@ -121,4 +147,18 @@ export function rng(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+let seq = 0;
+/** A name no other test (in this or a parallel process) uses: emails, org names. */
+export const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
+
+/** An error answer in the protocol's shape: this status, a code and a message, and the field (and code) named when given. */
+export function assertError(r: { status: number; body: any }, status: number, field?: string, code?: string, context = ''): void {
+  const c = context ? `${context}: ` : '';
+  assert.equal(r.status, status, `${c}expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
+  assert.equal(typeof r.body?.error?.code, 'string', `${c}error object: ${JSON.stringify(r.body)}`);
+  assert.equal(typeof r.body.error.message, 'string');
+  if (code) assert.equal(r.body.error.code, code, `${c}${JSON.stringify(r.body)}`);
+  if (field !== undefined) assert.equal(r.body.error.field, field, `${c}field named: ${JSON.stringify(r.body)}`);
 }

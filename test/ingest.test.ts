@@ -3,7 +3,7 @@
 // computed here with Intl's sv-SE formatting, never from the server's own arithmetic.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend, type Fixture } from './harness.ts';
+import { Api, eachBackend, type Fixture, assertError } from './harness.ts';
 
 const MIN = 60_000;
 // Presses are spread out as real customers make them, so no misuse rule (repeat, burst) has cause to hold one back.
@@ -25,14 +25,6 @@ let seq = 0;
 const press = (ts: number | string, button: 'satisfied' | 'dissatisfied' = 'satisfied', extra: Ev = {}): Ev => ({ id: `p-${++seq}`, ts, button, ...extra });
 
 /** Asserts the protocol's error object: status, code and the field it names. */
-function assertError(r: { status: number; body: any }, status: number, field?: string, code?: string, context = ''): void {
-  const c = context ? `${context}: ` : '';
-  assert.equal(r.status, status, `${c}expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body?.error?.code, 'string', `${c}error object: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body.error.message, 'string');
-  if (code) assert.equal(r.body.error.code, code, `${c}${JSON.stringify(r.body)}`);
-  if (field !== undefined) assert.equal(r.body.error.field, field, `${c}field named: ${JSON.stringify(r.body)}`);
-}
 
 eachBackend('ingest over HTTP', (ctx) => {
   let api: Api;

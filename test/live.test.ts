@@ -5,72 +5,10 @@ import { it, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { Api, eachBackend } from './harness.ts';
+import { SseStream as Stream } from './sse.ts';
 import { startServer } from '../src/server.ts';
 import { LiveHub } from '../src/live/hub.ts';
 import type { PreparedVote } from '../src/ingest/vote.ts';
-
-type SseEvent = { event: string; data: string; at: number };
-
-/** An open text/event-stream read with fetch; events (and comments, as event ':') are queued with their arrival time. */
-class Stream {
-  readonly events: SseEvent[] = [];
-  readonly res: Response;
-  readonly #ctl: AbortController;
-  #waiters: Array<() => void> = [];
-  private constructor(res: Response, ctl: AbortController) {
-    this.res = res;
-    this.#ctl = ctl;
-  }
-  static async open(url: string, token: string): Promise<Stream> {
-    const ctl = new AbortController();
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: ctl.signal });
-    const s = new Stream(res, ctl);
-    if (res.ok) void s.#pump();
-    return s;
-  }
-  async #pump(): Promise<void> {
-    const reader = this.res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let event = 'message';
-          const data: string[] = [];
-          let comment = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comment = true;
-            else if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length || comment) this.events.push({ event: data.length ? event : ':', data: data.join('\n'), at: performance.now() });
-          for (const w of this.#waiters.splice(0)) w();
-        }
-      }
-    } catch { /* aborted */ }
-  }
-  /** Waits until an event satisfies `pred`; returns it. */
-  async next(pred: (e: SseEvent) => boolean, timeoutMs = 3000): Promise<SseEvent> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const hit = this.events.find(pred);
-      if (hit) return hit;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events.map((e) => e.event))}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
-      });
-    }
-  }
-  votes(): any[] { return this.events.filter((e) => e.event === 'vote').map((e) => JSON.parse(e.data)); }
-  close(): void { this.#ctl.abort(); }
-}
 
 eachBackend('live stream', (ctx) => {
   let api: Api;
@@ -133,7 +71,7 @@ eachBackend('live stream', (ctx) => {
     await api.votes(dev1.token, [{ id: 'live-1', ts: Date.now(), button: 'dissatisfied' }, { id: 'live-2', ts: Date.now(), button: 'satisfied' }]);
     await s.next((e) => e.event === 'vote');
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(s.votes().map((v) => v.id), ['live-2']);
+    assert.deepEqual(s.votes().map((x) => x.v.id), ['live-2']);
   });
 
   it('answers 401 without a token, 403 to a device token and to a user of another organisation', async () => {
@@ -167,8 +105,8 @@ eachBackend('live stream', (ctx) => {
     await api.votes(dev1.token, [{ id: 'mgr-mine', ts: Date.now(), button: 'satisfied' }]);
     await admin.next((e) => e.event === 'vote' && JSON.parse(e.data).id === 'mgr-mine', 1000);
     await manager.next((e) => e.event === 'vote', 1000);
-    assert.deepEqual(admin.votes().map((v) => v.id), ['mgr-other', 'mgr-mine']);
-    assert.deepEqual(manager.votes().map((v) => [v.id, v.locationId]), [['mgr-mine', loc1]]);
+    assert.deepEqual(admin.votes().map((x) => x.v.id), ['mgr-other', 'mgr-mine']);
+    assert.deepEqual(manager.votes().map((x) => [x.v.id, x.v.locationId]), [['mgr-mine', loc1]]);
     // And the manager cannot open a stream of another org either.
     const other = (await api.ok('GET', '/api/v1/orgs', undefined)).rows.find((o: { id: string }) => o.id !== org).id;
     const denied = await Stream.open(`${api.url}/api/v1/orgs/${other}/live`, await signIn('manager@live.test', 'manager-password'));

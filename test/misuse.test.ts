@@ -58,7 +58,8 @@ eachBackend('misuse', (ctx) => {
     const path = `/api/v1/orgs/${f.orgId}/misuse/settings`;
     const g = await api.ok('GET', path, undefined);
     assert.deepEqual(g.settings, {
-      enabled: true, repeatWindowSeconds: 10, burstMaxPresses: 8, burstWindowSeconds: 60, streakMinRun: 5, streakMaxGapSeconds: 20, offHours: true, episodeGapMinutes: 10,
+      enabled: true, repeatWindowSeconds: 10, burstMaxPresses: 8, burstWindowSeconds: 60, streakMinRun: 5, streakMaxGapSeconds: 20, offHours: true,
+      camera: true, cameraToleranceSeconds: 30, cameraCoverageSeconds: 600, cameraMaxVotesPerPerson: 2, aboveVisitors: true, episodeGapMinutes: 10,
     });
     assert.deepEqual(g.overrides, {});
     const p = await api.ok('PUT', path, { repeatWindowSeconds: 5, offHours: false });

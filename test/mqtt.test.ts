@@ -350,6 +350,32 @@ eachBackend('MQTT, embedded broker', (ctx) => {
     assert.deepEqual([dev.battery, dev.firmware, typeof dev.last_seen_at], [77, '1.2.3', 'number'], 'stored before the PUBACK');
   });
 
+  it('a camera publishes sightings on …/camera: stored before the PUBACK, acknowledged with their ids, and they judge the presses (nobody there)', async () => {
+    const f = await api.fixture(TZ);
+    const cam = await api.ok('POST', `/api/v1/orgs/${f.orgId}/devices`, { kind: 'camera', locationId: f.locationId }, 201);
+    const camF = { ...f, deviceId: cam.id, deviceToken: cam.token };
+    const { c, inbox } = await deviceClient(url, camF);
+    await c.subscribeAsync([topic(cam.id, 'ack'), topic(cam.id, 'error')], { qos: 1 });
+    const body = { events: [{ id: 'c1', ts: BASE - 60_000, people: 0 }, { id: 'c2', ts: BASE + 60_000, people: 0, clip: 'https://cams.example/c2.mp4' }] };
+    await c.publishAsync(topic(cam.id, 'camera'), JSON.stringify(body), { qos: 1 });
+    const n = await ctx().store.db.selectFrom('camera_events').select('event_id').where('device_id', '=', cam.id).execute();
+    assert.deepEqual(n.map((x) => x.event_id).sort(), ['c1', 'c2'], 'stored before the PUBACK');
+    const ack = await inbox.next((m) => m.topic.endsWith('/ack'), 'the ack');
+    assert.deepEqual(ack.body, { ids: ['c1', 'c2'], accepted: 2, duplicates: 0 });
+    // A press between two sightings of nobody is held back by the camera rule.
+    const p = await deviceClient(url, f);
+    await p.c.publishAsync(topic(f.deviceId, 'votes'), votes({ id: 'p1', ts: BASE, button: 'satisfied' }), { qos: 1 });
+    const [row] = await api.scores(f.orgId, { from: DAY, to: DAY, by: 'total' });
+    assert.deepEqual([row.total, row.flagged], [0, 1]);
+    // A bad sighting is answered on …/error naming the field; a panel may not publish sightings.
+    await c.publishAsync(topic(cam.id, 'camera'), JSON.stringify({ events: [{ id: 'c3', ts: BASE, people: -2 }] }), { qos: 1 });
+    const err = await inbox.next((m) => m.topic.endsWith('/error'), 'the error');
+    assert.equal(err.body.error.field, 'events[0].people');
+    await p.c.subscribeAsync(topic(f.deviceId, 'error'), { qos: 1 });
+    await p.c.publishAsync(topic(f.deviceId, 'camera'), JSON.stringify(body), { qos: 1 });
+    assert.equal((await p.inbox.next((m) => m.topic.endsWith('/error'), 'the panel\'s error')).body.error.code, 'forbidden');
+  });
+
   it('a store failure leaves the message unacknowledged: the device sends it again and it is stored once', async () => {
     const f = await api.fixture(TZ);
     const broken = breakStore(node, 1);
@@ -486,6 +512,18 @@ eachBackend('MQTT, external broker', (ctx) => {
     const ack = await inbox.next(isAck, 'the ack');
     assert.deepEqual(ack.body, { ids: [ev.id], accepted: 1, duplicates: 0 });
     assert.deepEqual(await stored(api, f.orgId), { all: 1, satisfied: 1 }, 'stored before the ack');
+  });
+
+  it('camera sightings published to Mosquitto are stored and acknowledged', async () => {
+    await startNode({ clientId: `t-${uid()}`, group: `g${uid()}` });
+    const f = await api.fixture(TZ);
+    const cam = await api.ok('POST', `/api/v1/orgs/${f.orgId}/devices`, { kind: 'camera', locationId: f.locationId }, 201);
+    const { c, inbox } = await device({ ...f, deviceId: cam.id, deviceToken: cam.token });
+    await c.publishAsync(topic(cam.id, 'camera'), JSON.stringify({ events: [{ id: 'c1', ts: BASE, people: 1, clip: 'https://cams.example/1.mp4' }] }), { qos: 1 });
+    const ack = await inbox.next(isAck, 'the ack');
+    assert.deepEqual(ack.body, { ids: ['c1'], accepted: 1, duplicates: 0 });
+    const rows = await ctx().store.db.selectFrom('camera_events').select(['people', 'clip', 'location_id']).where('device_id', '=', cam.id).execute();
+    assert.deepEqual(rows.map((r) => [Number(r.people), r.clip, r.location_id]), [[1, 'https://cams.example/1.mp4', f.locationId]]);
   });
 
   it('a message published while the server is down is stored once it is back (persistent session)', async () => {

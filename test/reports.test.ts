@@ -10,12 +10,11 @@ import { Api, eachBackend } from './harness.ts';
 import { officeAvailable, xlsxSheets } from './office.ts';
 import { normalCdf, twoProportionTest } from '../src/reports/stats.ts';
 import { SCORE_FILLS } from '../src/reports/tactical-xlsx.ts';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { type AddressObject } from 'mailparser';
+import { SmtpListener } from './smtp.ts';
 import { Mailer } from '../src/mail/mailer.ts';
 import { reportEmail } from '../src/reports/email.ts';
-import { tacticalReport } from '../src/reports/tactical.ts';
+import { lastYearPeriod, tacticalReport } from '../src/reports/tactical.ts';
 import { scoringOf } from '../src/orgs/orgs.ts';
 
 // Φ by Simpson integration of the density: a different path from the erf approximation.
@@ -28,6 +27,12 @@ function phi(x: number): number {
   for (let i = 1; i < n; i++) s += f(a + i * h) * (i % 2 ? 4 : 2);
   return 0.5 + (s * h) / 3;
 }
+
+it('the same period last year keeps the dates; 29 February falls back to the 28th', () => {
+  assert.deepEqual(lastYearPeriod('2026-11-01', '2026-11-30'), { from: '2025-11-01', to: '2025-11-30' });
+  assert.deepEqual(lastYearPeriod('2028-02-01', '2028-02-29'), { from: '2027-02-01', to: '2027-02-28' });
+  assert.deepEqual(lastYearPeriod('2027-01-01', '2027-12-31'), { from: '2026-01-01', to: '2026-12-31' });
+});
 
 it('normal CDF and two-proportion z-test match independent values', () => {
   for (const x of [-3, -1.96, -0.5, 0, 0.3, 1, 1.959963984540054, 2.5, 4]) assert.ok(Math.abs(normalCdf(x) - phi(x)) < 2e-7, String(x));
@@ -58,12 +63,13 @@ eachBackend('tactical report', (ctx) => {
     ids['ivan'] = (await api.ok('POST', `/api/v1/orgs/${org}/employees`, { name: 'Ivan' }, 201)).id;
     ids['olga'] = (await api.ok('POST', `/api/v1/orgs/${org}/employees`, { name: 'Olga' }, 201)).id;
     // north improves strongly, south stays, west is small (below the minimum sample).
-    const plan: Array<[string, string | null, number, number, number]> = [
-      ['north', 'ivan', 0.55, 0.9, 160], ['south', 'olga', 0.8, 0.8, 120], ['west', null, 0.5, 0.6, 6],
+    // [location, employee, share in Oct 2026, share in Nov 2026, votes a month, share in Nov 2025]
+    const plan: Array<[string, string | null, number, number, number, number]> = [
+      ['north', 'ivan', 0.55, 0.9, 160, 0.6], ['south', 'olga', 0.8, 0.8, 120, 0.8], ['west', null, 0.5, 0.6, 6, 0.5],
     ];
     let seed = 7;
     const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    for (const [loc, emp, before_, now, n] of plan) {
+    for (const [loc, emp, before_, now, n, lastYear] of plan) {
       const dev = await api.ok('POST', `/api/v1/orgs/${org}/devices`, { kind: 'panel', locationId: ids[loc], touchpointId: ids['cash'], ...(emp ? { employeeId: ids[emp] } : {}) }, 201);
       const events = [];
       for (let i = 0; i < n; i++) {
@@ -72,6 +78,9 @@ eachBackend('tactical report', (ctx) => {
         const nov = Date.parse('2026-11-01T09:00:00Z') + i * Math.floor((30 * 86_400_000) / n);
         events.push({ id: `o${i}`, ts: oct, button: rnd() < before_ ? 'satisfied' : 'dissatisfied' });
         events.push({ id: `n${i}`, ts: nov, button: rnd() < now ? 'satisfied' : 'dissatisfied' });
+        // the same month a year before, for "same period last year"
+        const nov25 = Date.parse('2025-11-01T09:00:00Z') + i * Math.floor((30 * 86_400_000) / n);
+        events.push({ id: `y${i}`, ts: nov25, button: rnd() < lastYear ? 'satisfied' : 'dissatisfied' });
       }
       assert.equal((await api.votes(dev.token, events)).status, 200);
     }
@@ -89,13 +98,15 @@ eachBackend('tactical report', (ctx) => {
     const rep = await report();
     assert.deepEqual(rep.period, Q);
     assert.deepEqual(rep.previousPeriod, { from: '2026-10-02', to: '2026-10-31' });
+    assert.deepEqual(rep.lastYearPeriod, { from: '2025-11-01', to: '2025-11-30' });
     for (const [slice, by] of [['locations', 'location'], ['touchpoints', 'touchpoint'], ['employees', 'employee']] as const) {
       const now = await api.scores(org, { ...Q, by });
       const prev = await api.scores(org, { ...rep.previousPeriod, by });
+      const ly = await api.scores(org, { from: '2025-11-01', to: '2025-11-30', by });
       assert.equal(rep[slice].length, now.length, slice);
       for (const r of rep[slice]) {
         const n = now.find((x: any) => x.key === r.key);
-        const { previous, change, ...rest } = r;
+        const { previous, change, lastYear, changeVsLastYear, ...rest } = r;
         assert.deepEqual(rest, n, `${slice} ${r.label}`);
         const p = prev.find((x: any) => x.key === r.key);
         assert.deepEqual(previous, p ? { satisfied: p.satisfied, dissatisfied: p.dissatisfied, total: p.total, share: p.share } : null);
@@ -106,6 +117,17 @@ eachBackend('tactical report', (ctx) => {
           assert.ok(Math.abs(change.z - z) < 1e-4);
           assert.ok(Math.abs(change.p - 2 * (1 - phi(Math.abs(z)))) < 1e-4);
         }
+        // same period last year: the scores API over November 2025, and the z-test computed here
+        const y = ly.find((x: any) => x.key === r.key);
+        assert.deepEqual(lastYear, y ? { satisfied: y.satisfied, dissatisfied: y.dissatisfied, total: y.total, share: y.share } : null, `${slice} ${r.label} last year`);
+        if (y) {
+          const p1 = n.satisfied / n.total; const p2 = y.satisfied / y.total;
+          const pool = (n.satisfied + y.satisfied) / (n.total + y.total);
+          const z = (p1 - p2) / Math.sqrt(pool * (1 - pool) * (1 / n.total + 1 / y.total));
+          assert.ok(Math.abs(changeVsLastYear.z - z) < 1e-4);
+          assert.ok(Math.abs(changeVsLastYear.p - 2 * (1 - phi(Math.abs(z)))) < 1e-4);
+          assert.equal(changeVsLastYear.significant, 2 * (1 - phi(Math.abs(z))) < 0.05);
+        }
       }
       // ranked by the lower end of the interval, best first
       const lows = rep[slice].map((r: any) => r.wilson?.[0] ?? -1);
@@ -115,7 +137,7 @@ eachBackend('tactical report', (ctx) => {
     assert.equal(north.change.significant, true, 'north improved from ~55 % to ~90 %');
     assert.equal(rep.locations.find((r: any) => r.key === ids['west']).score, null, 'below the minimum sample');
     const total = (await api.scores(org, { ...Q, by: 'total' }))[0];
-    const { previous: _p, change: _c, ...t } = rep.total;
+    const { previous: _p, change: _c, lastYear: _l, changeVsLastYear: _cl, ...t } = rep.total;
     assert.deepEqual(t, total);
   });
 
@@ -153,14 +175,16 @@ eachBackend('tactical report', (ctx) => {
           assert.equal(c[11], r.previous ? String(r.previous.total) : '');
           assert.equal(c[14], r.change ? r.change.p.toFixed(4) : '');
           assert.equal(c[15], r.change ? (r.change.significant ? 'yes' : 'no') : '');
+          assert.equal(c[16], r.lastYear ? String(r.lastYear.total) : '');
+          assert.equal(c[19], r.changeVsLastYear ? r.changeVsLastYear.p.toFixed(4) : '');
         }
       });
     }
     const summary = new Map(sheets.get('Summary')!.map((r) => [r[0], r.slice(1)]));
     const t = rep.total;
-    assert.deepEqual(summary.get('Counted votes'), [String(t.total), String(t.previous.total)]);
-    assert.deepEqual(summary.get('Satisfied share'), [pct(t.satisfied, t.total), pct(t.previous.satisfied, t.previous.total)]);
-    assert.equal(summary.get('p-value')![0], t.change.p.toFixed(4));
+    assert.deepEqual(summary.get('Counted votes'), [String(t.total), String(t.previous.total), String(t.lastYear.total)]);
+    assert.deepEqual(summary.get('Satisfied share'), [pct(t.satisfied, t.total), pct(t.previous.satisfied, t.previous.total), pct(t.lastYear.satisfied, t.lastYear.total)]);
+    assert.deepEqual(summary.get('p-value')!.slice(1, 3), [t.change.p.toFixed(4), t.changeVsLastYear.p.toFixed(4)]);
     // Fills: every score cell carries its colour.
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(file);
@@ -196,26 +220,7 @@ eachBackend('tactical report', (ctx) => {
 eachBackend('emailed report', (ctx) => {
   let api: Api;
   let org: string;
-  type Received = { parsed: ParsedMail };
-  const inbox: Received[] = [];
-  let failNext = 0;
-  let smtp: SMTPServer;
-  let port = 0;
-  const startSmtp = async (p = 0): Promise<void> => {
-    smtp = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-      onData(stream, _session, cb) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          if (failNext > 0) { failNext--; const e = new Error('try again later') as Error & { responseCode: number }; e.responseCode = 451; cb(e); return; }
-          void simpleParser(Buffer.concat(chunks)).then((parsed) => { inbox.push({ parsed }); cb(); });
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(p, '127.0.0.1', resolve));
-    port = (smtp.server.address() as AddressInfo).port;
-  };
+  const smtp = new SmtpListener();
 
   before(async () => {
     api = await Api.start(ctx().store);
@@ -224,9 +229,9 @@ eachBackend('emailed report', (ctx) => {
     const dev = await api.ok('POST', `/api/v1/orgs/${org}/devices`, { kind: 'panel', locationId: loc }, 201);
     const events = Array.from({ length: 40 }, (_, i) => ({ id: `m${i}`, ts: Date.parse('2026-11-10T09:00:00Z') + i * 600_000, button: i % 4 ? 'satisfied' : 'dissatisfied' }));
     assert.equal((await api.votes(dev.token, events)).status, 200);
-    await startSmtp();
+    await smtp.start();
   });
-  after(async () => { await api?.close(); await new Promise<void>((r) => smtp.close(() => r())); });
+  after(async () => { await api?.close(); await smtp.stop(); });
 
   const build = async (lang: 'en' | 'ru', to: string) => {
     const o = await ctx().store.db.selectFrom('orgs').selectAll().where('id', '=', org).executeTakeFirstOrThrow();
@@ -235,12 +240,12 @@ eachBackend('emailed report', (ctx) => {
   };
 
   it('arrives in the reader\'s language with the xlsx attached', async () => {
-    const mailer = new Mailer({ url: `smtp://127.0.0.1:${port}`, backoffMs: 10 });
+    const mailer = new Mailer({ url: `smtp://127.0.0.1:${smtp.port}`, backoffMs: 10 });
     for (const lang of ['ru', 'en'] as const) {
       const { rep, msg } = await build(lang, `${lang}@example.test`);
       const d = await mailer.send(msg);
       assert.equal(d.ok, true);
-      const got = inbox.find((m) => (m.parsed.to as AddressObject).text === `${lang}@example.test`)!.parsed;
+      const got = smtp.inbox.find((m) => (m.to as AddressObject).text === `${lang}@example.test`)!;
       assert.equal(got.subject, lang === 'ru' ? 'Почта и Ко: удовлетворённость клиентов 2026-11-01 – 2026-11-30' : 'Почта и Ко: customer satisfaction 2026-11-01 – 2026-11-30');
       assert.match(String(got.html), new RegExp(`<html lang="${lang}">`));
       assert.match(String(got.html), lang === 'ru' ? /Точки, начиная с худших/ : /Locations, worst first/);
@@ -259,18 +264,18 @@ eachBackend('emailed report', (ctx) => {
 
   it('an SMTP outage is retried: refused connections, then a temporary 451, then delivered', async () => {
     const { msg } = await build('en', 'retry@example.test');
-    await new Promise<void>((r) => smtp.close(() => r()));
-    const down = port;
+    await smtp.stop();
+    const down = smtp.port;
     const mailer = new Mailer({ url: `smtp://127.0.0.1:${down}`, backoffMs: 150, attempts: 6 });
-    failNext = 1;
+    smtp.failNext = 1;
     const sending = mailer.send(msg);
     await new Promise((r) => setTimeout(r, 250)); // the first attempts hit a closed port
-    await startSmtp(down);
+    await smtp.start(down);
     const d = await sending;
     assert.equal(d.ok, true);
     assert.ok(d.attempts >= 3, `attempts ${d.attempts}: refused, 451, delivered`);
-    assert.equal(failNext, 0);
-    assert.ok(inbox.some((m) => (m.parsed.to as AddressObject).text === 'retry@example.test'));
+    assert.equal(smtp.failNext, 0);
+    assert.ok(smtp.inbox.some((m) => (m.to as AddressObject).text === 'retry@example.test'));
     const never = await new Mailer({ url: 'smtp://127.0.0.1:1', backoffMs: 1, attempts: 2 }).send(msg);
     assert.deepEqual([never.ok, never.attempts], [false, 2], 'a dead server is reported, not swallowed');
     mailer.close();

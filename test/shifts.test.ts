@@ -5,7 +5,7 @@
 // from the schedule, never computed with the server's code.
 import { it, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, assertError, unique } from './harness.ts';
 import { prepareVotes } from '../src/ingest/pipeline.ts';
 import { instantOfLocal } from '../src/shifts/time.ts';
 import { storeShifts } from '../src/shifts/shifts.ts';
@@ -14,15 +14,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const TZ = 'Europe/Berlin';
 
-let seq = 0;
-const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
-function assertError(r: { status: number; body: any }, status: number, field?: string): void {
-  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body?.error?.code, 'string', `error object: ${JSON.stringify(r.body)}`);
-  assert.equal(typeof r.body.error.message, 'string');
-  if (field !== undefined) assert.equal(r.body.error.field, field, `field named: ${JSON.stringify(r.body)}`);
-}
 
 describe('local wall time to instant', () => {
   it('follows the zone, including the hour skipped and the hour repeated by DST', () => {

@@ -4,7 +4,7 @@
 // votes this test sent.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, eachBackend } from './harness.ts';
+import { Api, eachBackend, unique } from './harness.ts';
 
 const TZ = 'Europe/Moscow';
 const HOUR = 3_600_000;
@@ -12,8 +12,6 @@ const DAY_FROM = '2026-03-01';
 const DAY_TO = '2026-03-31';
 const RANGE = `from=${DAY_FROM}&to=${DAY_TO}`;
 
-let seq = 0;
-const unique = (what: string): string => `${what}-${process.pid}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
 
 type Org = {
   id: string; name: string; locs: string[]; tp: string; emp: string; devs: Array<{ id: string; token: string; loc: string }>;

@@ -35,9 +35,27 @@ export async function createUser(store: Store, u: NewUser): Promise<{ id: string
 }
 
 export async function issueToken(store: Store, userId: string, label: string | null = null): Promise<string> {
+  return (await createToken(store, userId, label)).token;
+}
+
+/** A new API token of a user: its secret (shown once) and the public id it is listed and revoked by. */
+export async function createToken(store: Store, userId: string, label: string | null): Promise<{ id: string; token: string; label: string | null; createdAt: number }> {
   const token = newSecret('lbt');
-  await store.db.insertInto('api_tokens').values({ token_hash: hashSecret(token), user_id: userId, label, created_at: Date.now(), revoked_at: null }).execute();
-  return token;
+  const id = newId('tok');
+  const createdAt = Date.now();
+  await store.db.insertInto('api_tokens').values({ id, token_hash: hashSecret(token), user_id: userId, label, created_at: createdAt, revoked_at: null }).execute();
+  return { id, token, label, createdAt };
+}
+
+/** Roles by reach: nobody grants a role above their own. */
+export const ROLE_RANK: Record<UserRole, number> = { admin: 4, 'partner-admin': 3, 'org-admin': 2, manager: 1, viewer: 0 };
+export const mayGrant = (granter: UserRole, role: UserRole): boolean => ROLE_RANK[role] <= ROLE_RANK[granter];
+
+/** One row of the access audit: who did what to whom, when (the detail says how). */
+export async function audit(store: Store, e: { orgId: string | null; actorId: string | null; action: string; target: string; detail?: unknown }): Promise<void> {
+  await store.db.insertInto('access_audit').values({
+    id: newId('aud'), org_id: e.orgId, actor_id: e.actorId, at: Date.now(), action: e.action, target: e.target, detail: JSON.stringify(e.detail ?? {}),
+  }).execute();
 }
 
 /**
@@ -60,7 +78,11 @@ const failures = new Map<string, { n: number; until: number }>();
 const MAX_FAILURES = 5;
 const LOCK_MS = 60_000;
 
-export async function signIn(store: Store, emailRaw: string, password: string): Promise<string> {
+/**
+ * The user whose email and password these are, or an error: `rate_limited` after MAX_FAILURES
+ * wrong tries in a minute (per email), `invalid_credentials`, or 403 for a disabled account.
+ */
+export async function checkPassword(store: Store, emailRaw: string, password: string): Promise<string> {
   const email = emailRaw.trim().toLowerCase();
   const now = Date.now();
   const prev = failures.get(email);
@@ -72,23 +94,39 @@ export async function signIn(store: Store, emailRaw: string, password: string): 
   // guesses would all pass the check above before the first failure was recorded.
   if (failures.size > 10_000) for (const [k, v] of failures) if (v.until <= now) failures.delete(k);
   failures.set(email, { n: n + 1, until: now + LOCK_MS });
-  const user = await store.db.selectFrom('users').select(['id', 'password_hash']).where('email', '=', email).executeTakeFirst();
+  const user = await store.db.selectFrom('users').select(['id', 'password_hash', 'disabled_at']).where('email', '=', email).executeTakeFirst();
   const ok = user?.password_hash ? await verifyPassword(password, user.password_hash) : false;
   if (!ok || !user) throw new AppError('invalid_credentials', 'email or password is wrong');
   failures.delete(email);
-  return issueToken(store, user.id, 'sign-in');
+  // Said only to whoever knows the password.
+  if (user.disabled_at !== null) throw forbidden('this account is disabled; ask your administrator');
+  return user.id;
 }
+
+export async function signIn(store: Store, email: string, password: string): Promise<string> {
+  return issueToken(store, await checkPassword(store, email, password), 'sign-in');
+}
+
+/** Last use is written at most once a minute per token: reads stay reads. */
+const TOUCH_MS = 60_000;
 
 export async function userByToken(store: Store, token: string): Promise<UserPrincipal | null> {
   const row = await store.db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .select(['users.id', 'users.role', 'users.org_id', 'users.partner_id', 'users.location_ids', 'api_tokens.revoked_at'])
+    .select(['users.id', 'users.role', 'users.org_id', 'users.partner_id', 'users.location_ids', 'users.disabled_at', 'api_tokens.revoked_at', 'api_tokens.last_used_at', 'api_tokens.token_hash'])
     .where('api_tokens.token_hash', '=', hashSecret(token)).executeTakeFirst();
-  if (!row || row.revoked_at !== null) return null;
-  return {
-    kind: 'user', userId: row.id, role: row.role as UserRole, orgId: row.org_id, partnerId: row.partner_id,
-    locationIds: row.location_ids ? (JSON.parse(row.location_ids) as string[]) : null,
-  };
+  if (!row || row.revoked_at !== null || row.disabled_at !== null) return null;
+  const now = Date.now();
+  if (row.last_used_at === null || now - row.last_used_at > TOUCH_MS) {
+    await store.db.updateTable('api_tokens').set({ last_used_at: now }).where('token_hash', '=', row.token_hash).execute();
+  }
+  return principalOfRow(row);
 }
+
+export type UserRow = { id: string; role: string; org_id: string | null; partner_id: string | null; location_ids: string | null };
+export const principalOfRow = (row: UserRow): UserPrincipal => ({
+  kind: 'user', userId: row.id, role: row.role as UserRole, orgId: row.org_id, partnerId: row.partner_id,
+  locationIds: row.location_ids ? (JSON.parse(row.location_ids) as string[]) : null,
+});
 
 export type OrgRow = OrgsTable;
 export type Need = 'read' | 'admin';

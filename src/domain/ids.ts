@@ -10,7 +10,7 @@ export function newId(prefix: string): string {
 }
 
 /** A bearer secret: 32 random bytes. Only its SHA-256 is stored; high entropy makes a slow hash unnecessary. */
-export function newSecret(prefix: 'lbt' | 'lbd' | 'lbw'): string {
+export function newSecret(prefix: 'lbt' | 'lbd' | 'lbw' | 'lbs' | 'lbi'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -1,6 +1,8 @@
 // Raw votes as .xlsx or .csv (PROTOCOL.md §6), streamed: batches are read (voteBatches) and written
 // one after the other, waiting for the output to drain, so a million rows never sit in memory.
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { drainOrClose } from './zip.ts';
 import type { Writable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import type { Store } from '../store/db.ts';
@@ -10,7 +12,7 @@ import { createXlsxWriter, colLetter, FIRST_DATA_ROW, wallClock, type Cell, type
 
 export type Progress = (rowsWritten: number) => void;
 
-type Names = { locations: Map<string, { name: string; tz: string }>; touchpoints: Map<string, string>; employees: Map<string, string> };
+export type Names = { locations: Map<string, { name: string; tz: string }>; touchpoints: Map<string, string>; employees: Map<string, string> };
 
 async function namesOf(store: Store, orgId: string): Promise<Names> {
   const [locs, tps, emps] = await Promise.all([
@@ -30,15 +32,6 @@ const pad = (n: number): string => String(n).padStart(2, '0');
 export function localTimeText(ts: number, tz: string): string {
   const d = new Date(ts + zoneOffset(tz, ts));
   return `${d.toISOString().slice(0, 10)} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
-
-/** Resolves on 'drain' or 'close' (a client that went away must not leave the export waiting), leaving no listener behind. */
-function drainOrClose(w: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => { w.off('drain', done); w.off('close', done); resolve(); };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }
 
 const flagsText = (v: RawVote): string => (v.flags ? (JSON.parse(v.flags) as string[]).join(' ') : '');
@@ -92,15 +85,55 @@ const C = { button: colLetter(6), counted: colLetter(12), locationId: colLetter(
 
 export type XlsxExportOptions = { orgName: string; progress?: Progress | undefined };
 
+/**
+ * Raw votes as .xlsx. On SQLite the whole file is made in a worker thread (xlsx-worker.ts: its own
+ * read-only connection, the rows' XML and the compression) and the compressed bytes are handed to
+ * `out` here: the per-row garbage then lives in a heap whose young generation is capped, which keeps
+ * a million-row export under P6's memory goal; the server's thread only moves buffers.
+ */
 export async function writeVotesXlsx(store: Store, orgId: string, q: VoteQuery, out: Writable, opts: XlsxExportOptions): Promise<number> {
-  const names = await namesOf(store, orgId);
+  if (store.dialect === 'sqlite' && store.sqlitePath) return xlsxInWorker(store.sqlitePath, orgId, q, out, opts);
+  return writeVotesXlsxFrom(await namesOf(store, orgId), voteBatches(store, orgId, q), q, out, opts);
+}
+
+type XlsxWorkerMsg = { chunk: Uint8Array } | { progress: number } | { done: number } | { error: string };
+
+async function xlsxInWorker(path: string, orgId: string, q: VoteQuery, out: Writable, opts: XlsxExportOptions): Promise<number> {
+  const worker = new Worker(new URL('./xlsx-worker.ts', import.meta.url), {
+    workerData: { path, orgId, q, orgName: opts.orgName },
+    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
+  });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      let finished = false;
+      worker.on('message', (m: XlsxWorkerMsg) => {
+        if ('chunk' in m) {
+          // One chunk in flight: the worker waits for this ack, so the client's pace rules.
+          if (out.destroyed) { finished = true; resolve(0); return; }
+          const ack = (): void => worker.postMessage('ack');
+          if (out.write(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength))) ack();
+          else void drainOrClose(out).then(() => { if (out.destroyed) { finished = true; resolve(0); } else ack(); });
+        } else if ('progress' in m) opts.progress?.(m.progress);
+        else if ('done' in m) { finished = true; if (!out.destroyed && !out.writableEnded) out.end(); resolve(m.done); }
+        else { finished = true; reject(new Error(m.error)); }
+      });
+      worker.on('error', (e) => { if (!finished) { finished = true; reject(e); } });
+      worker.on('exit', (code) => { if (!finished) { finished = true; reject(new Error(`xlsx export worker exited with ${code}`)); } });
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** Writes the Votes and Summary sheets from `names` and the votes in order. */
+export async function writeVotesXlsxFrom(names: Names, batches: AsyncIterable<RawVote[]>, q: VoteQuery, out: Writable, opts: XlsxExportOptions): Promise<number> {
   const period = `Period: ${q.from} – ${q.to} (local dates of each location); times in the location's zone and in UTC`;
   const xw = createXlsxWriter(out);
   const votes = xw.sheet({ name: 'Votes', title: `${opts.orgName}: raw votes`, subtitle: period + (q.flagged === true ? '; flagged votes only' : q.flagged === false ? '; counted votes only' : ''), columns: VOTE_COLUMNS });
   let n = 0;
   // Per location: satisfied / dissatisfied / flagged, the cached results of the summary's formulas.
   const perLoc = new Map<string, [number, number, number]>();
-  for await (const batch of voteBatches(store, orgId, q)) {
+  for await (const batch of batches) {
     if (out.destroyed) break;
     for (const v of batch) {
       const loc = names.locations.get(v.location_id);

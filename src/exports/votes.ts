@@ -6,6 +6,7 @@
 // (org_id, ts) is used with a UTC window one day wider on each side; local_day then decides.
 import { sql, type Kysely } from 'kysely';
 import { Worker } from 'node:worker_threads';
+import type { DatabaseSync } from 'node:sqlite';
 import type { Store } from '../store/db.ts';
 import type { DB } from '../store/schema.ts';
 import { addDays } from '../domain/time.ts';
@@ -95,7 +96,7 @@ export async function countVotes(store: Store, orgId: string, q: VoteQuery): Pro
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
-export const EXPORT_BATCH = 5000;
+export const EXPORT_BATCH = 1000;
 
 /**
  * Every vote of `q` in order, in batches. On SQLite a worker thread reads through its own
@@ -116,10 +117,46 @@ export async function* voteBatches(store: Store, orgId: string, q: VoteQuery, ba
   }
 }
 
+/**
+ * Every vote of `q` in order through a (read-only) SQLite connection, `batch` at a time: keyset pages
+ * on (ts, device_id, event_id), each walking the (org_id, ts) index from the last row read and
+ * sorting only ties on ts (one statement ordering the whole range had SQLite sort every row first,
+ * and memory grew with the export: P6). All pages are read in one read transaction, so the export is
+ * one snapshot even while votes keep arriving. For worker threads (votes-worker.ts, xlsx-worker.ts).
+ */
+export function sqliteVoteReader(db: DatabaseSync, orgId: string, q: VoteQuery, batch: number): { next(): RawVote[]; close(): void } {
+  db.exec('pragma busy_timeout = 5000');
+  const [lo, hi] = utcWindow(q.from, q.to);
+  const params: Array<string | number> = [orgId, hi, q.from, q.to];
+  let where = 'org_id = ? and ts < ? and local_day >= ? and local_day <= ?';
+  if (q.flagged === true) where += ' and flags is not null';
+  if (q.flagged === false) where += ' and flags is null';
+  if (q.onlyLocations) {
+    where += ` and location_id in (${q.onlyLocations.map(() => '?').join(',') || 'null'})`;
+    params.push(...q.onlyLocations);
+  }
+  const cols = 'device_id, event_id, ts, button, reason, location_id, touchpoint_id, employee_id, flags';
+  const order = `order by ts, device_id, event_id limit ${Math.max(1, Math.floor(batch))}`;
+  const first = db.prepare(`select ${cols} from votes where ${where} and ts >= ? ${order}`);
+  const after = db.prepare(`select ${cols} from votes where ${where} and ts >= ? and (ts, device_id, event_id) > (?, ?, ?) ${order}`);
+  db.exec('begin');
+  let last: RawVote | null = null;
+  let open = true;
+  return {
+    next() {
+      if (!open) return [];
+      const rows = (last ? after.all(...params, last.ts, last.ts, last.device_id, last.event_id) : first.all(...params, lo)) as RawVote[];
+      if (rows.length) last = rows[rows.length - 1]!;
+      return rows;
+    },
+    close() { if (open) { open = false; db.exec('commit'); } },
+  };
+}
+
 type WorkerMsg = { rows: RawVote[] } | { done: true } | { error: string };
 
 async function* workerBatches(path: string, orgId: string, q: VoteQuery, batch: number): AsyncGenerator<RawVote[]> {
-  const worker = new Worker(new URL('./votes-worker.ts', import.meta.url), { workerData: { path, orgId, q, batch } });
+  const worker = new Worker(new URL('./votes-worker.ts', import.meta.url), { workerData: { path, orgId, q, batch }, resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
   const queue: WorkerMsg[] = [];
   let wake: (() => void) | null = null;
   const push = (m: WorkerMsg): void => { queue.push(m); wake?.(); wake = null; };

@@ -8,7 +8,7 @@ import { localParts } from '../domain/time.ts';
 import { AppError } from '../domain/errors.ts';
 import type { AssignmentRef, DeviceRef, LocationRef, Refs, ShiftRef } from '../store/refs.ts';
 import { assignmentAt, shiftAt } from '../store/refs.ts';
-import type { Placed, PreparedVisitors, PreparedVote, VoteEvent } from './vote.ts';
+import type { Placed, PreparedCamera, PreparedVisitors, PreparedVote, VoteEvent } from './vote.ts';
 
 /** A device's clock may run ahead a little; beyond this a ts is clamped to the receive time. */
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -74,6 +74,8 @@ export const VOTE_STEPS: Array<Step<PreparedVote>> = [clampFutureTs, attribute, 
 // A counter's people are placed like votes, but not on an employee: nobody is rated by a door.
 const noEmployee: Step<Placed> = { name: 'no_employee', run(v) { v.employeeId = null; } };
 export const VISITOR_STEPS: Array<Step<PreparedVisitors>> = [clampFutureTs, attribute, noEmployee, bucketLocalTime];
+// A camera watches a place (location, touchpoint), not a person.
+export const CAMERA_STEPS: Array<Step<PreparedCamera>> = [clampFutureTs, attribute, noEmployee, bucketLocalTime];
 
 /** `withShiftsAt`: the events' timestamps, when the steps need the shifts covering them. */
 async function load(ctx: StepContext, withShiftsAt: number[] | null): Promise<Loaded> {
@@ -130,6 +132,19 @@ export async function prepareVisitors(
     const v: PreparedVisitors = { ...placed(e.id, e.parsedTs, ctx), in: e.in, out: e.out ?? null };
     for (const step of VISITOR_STEPS) step.run(v, loaded);
     count('visitors_received');
+    return v;
+  });
+}
+
+/** Turns validated camera events into sightings ready to store. */
+export async function prepareCamera(
+  events: Array<{ id: string; people: number; clip?: string | undefined; parsedTs: number }>, ctx: StepContext,
+): Promise<PreparedCamera[]> {
+  const loaded = await load(ctx, null);
+  return events.map((e) => {
+    const v: PreparedCamera = { ...placed(e.id, e.parsedTs, ctx), people: e.people, clip: e.clip ?? null };
+    for (const step of CAMERA_STEPS) step.run(v, loaded);
+    count('camera_received');
     return v;
   });
 }

@@ -36,4 +36,13 @@ export const VisitorEvent = Type.Object({
 export const VisitorsBody = Type.Object({ events: Type.Array(VisitorEvent, { minItems: 1, maxItems: MAX_EVENTS }) });
 export type VisitorsBody = Static<typeof VisitorsBody>;
 
+export const CameraEvent = Type.Object({
+  id: EventId,
+  ts: Ts,
+  people: Type.Integer({ minimum: 0, maximum: 1000, description: 'people the camera sees in front of its touchpoint at ts' }),
+  clip: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://[\\x21-\\x7E]+$', description: 'http(s) link to a clip of that moment, kept as evidence' })),
+});
+export const CameraBody = Type.Object({ events: Type.Array(CameraEvent, { minItems: 1, maxItems: MAX_EVENTS }) });
+export type CameraBody = Static<typeof CameraBody>;
+
 export const IngestReply = Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer() });

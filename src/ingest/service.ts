@@ -7,10 +7,10 @@ import { AppError, forbidden } from '../domain/errors.ts';
 import { parseTimestamp } from '../domain/time.ts';
 import { recordHeartbeat } from '../devices/devices.ts';
 import { markSeen } from '../devices/seen.ts';
-import { prepareVisitors, prepareVotes } from './pipeline.ts';
-import { writeVisitors } from './write.ts';
+import { prepareCamera, prepareVisitors, prepareVotes } from './pipeline.ts';
+import { writeCamera, writeVisitors } from './write.ts';
 import type { GroupCommitter, IngestResult } from './committer.ts';
-import { HeartbeatBody, INGEST_BODY_LIMIT, VisitorsBody, VotesBody } from './schemas.ts';
+import { CameraBody, HeartbeatBody, INGEST_BODY_LIMIT, VisitorsBody, VotesBody } from './schemas.ts';
 import { compileChecker, rejectNul } from './validate.ts';
 
 export type IngestContext = { store: Store; refs: Refs; committer: GroupCommitter };
@@ -20,6 +20,7 @@ export const MESSAGE_KINDS = {
   votes: ['panel', 'fob'],
   heartbeat: ['panel', 'fob', 'counter', 'camera'],
   visitors: ['counter'],
+  camera: ['camera'],
 } as const satisfies Record<string, readonly DeviceKind[]>;
 export type MessageKind = keyof typeof MESSAGE_KINDS;
 
@@ -49,6 +50,18 @@ export async function ingestVisitors(ctx: IngestContext, device: DevicePrincipal
   return { accepted: fresh.length, duplicates: items.length - fresh.length };
 }
 
+/**
+ * Stores a validated camera body (kind camera), idempotent like votes. In the same transaction the
+ * camera rule re-judges the presses at the camera's place around these events (late evidence).
+ */
+export async function ingestCamera(ctx: IngestContext, device: DevicePrincipal, body: CameraBody, receivedAt = Date.now()): Promise<IngestResult> {
+  requireKind(device, 'camera');
+  markSeen(ctx.store, device.deviceId, receivedAt);
+  const items = await prepareCamera(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  const fresh = await writeCamera(ctx.store, items);
+  return { accepted: fresh.length, duplicates: items.length - fresh.length };
+}
+
 export async function ingestHeartbeat(ctx: IngestContext, device: DevicePrincipal, body: HeartbeatBody, at = Date.now()): Promise<{ ok: true; serverTime: string }> {
   requireKind(device, 'heartbeat');
   await recordHeartbeat(ctx.store, device.deviceId, body, at);
@@ -58,9 +71,10 @@ export async function ingestHeartbeat(ctx: IngestContext, device: DevicePrincipa
 const checkVotes = compileChecker(VotesBody);
 const checkVisitors = compileChecker(VisitorsBody);
 const checkHeartbeat = compileChecker(HeartbeatBody);
+const checkCamera = compileChecker(CameraBody);
 
 export type MessageOutcome =
-  | { message: 'votes' | 'visitors'; ids: string[]; result: IngestResult }
+  | { message: 'votes' | 'visitors' | 'camera'; ids: string[]; result: IngestResult }
   | { message: 'heartbeat'; ids: []; result: { ok: true; serverTime: string } };
 
 /**
@@ -83,6 +97,10 @@ export async function handleDeviceMessage(ctx: IngestContext, device: DevicePrin
   if (message === 'visitors') {
     const body = checkVisitors(json);
     return { message, ids: body.events.map((e) => e.id), result: await ingestVisitors(ctx, device, body) };
+  }
+  if (message === 'camera') {
+    const body = checkCamera(json);
+    return { message, ids: body.events.map((e) => e.id), result: await ingestCamera(ctx, device, body) };
   }
   return { message, ids: [], result: await ingestHeartbeat(ctx, device, checkHeartbeat(json)) };
 }

@@ -22,3 +22,6 @@ export const voteKey = (v: { deviceId: string; eventId: string }): string => `${
 
 /** A visitor count ready to store (counters have no employee: `employeeId` stays null). */
 export type PreparedVisitors = Placed & { in: number; out: number | null };
+
+/** What a camera saw, ready to store: people in front of its place (location, touchpoint) at ts. */
+export type PreparedCamera = Placed & { people: number; clip: string | null };

@@ -33,7 +33,16 @@ export type LiveSink = Pick<Writable, 'write' | 'cork' | 'uncork' | 'once' | 're
 
 export type LiveStats = { connections: number; published: number; sent: number; dropped: number; stalled: number };
 
-export const toLiveVote = (v: PreparedVote): LiveVote => ({
+/** What the hub needs of a stored vote: a local commit's PreparedVote, or one relayed from another node (pg-relay.ts). */
+export type HubVote = Pick<PreparedVote, 'orgId' | 'eventId' | 'deviceId' | 'locationId' | 'touchpointId' | 'employeeId' | 'button' | 'ts' | 'flags' | 'reason'>;
+
+/**
+ * `event: dropped` when the number is unknown: this node's feed of other nodes' votes was
+ * interrupted (pg-relay.ts), so any number of them may be missing. Clients reload as for a count.
+ */
+export const GAP_FRAME = `event: dropped\ndata: ${JSON.stringify({ count: null, cause: 'cluster' })}\n\n`;
+
+export const toLiveVote = (v: HubVote): LiveVote => ({
   id: v.eventId, deviceId: v.deviceId, locationId: v.locationId, touchpointId: v.touchpointId, employeeId: v.employeeId,
   button: v.button, ts: new Date(v.ts).toISOString(), flagged: v.flags, reason: v.reason,
 });
@@ -50,6 +59,8 @@ class Subscriber {
   #dropped = 0;
   #blockedSince = 0;
   #closed = false;
+  /** Inside send()'s writing loop (a synchronous 'drain' must not start a second, re-entrant send). */
+  #writing = false;
   readonly #onDrain = (): void => this.#drain();
 
   constructor(hub: LiveHub, sink: LiveSink, filter: LiveFilter) {
@@ -70,18 +81,26 @@ class Subscriber {
     if (this.closed || !frames.length) return;
     const stats = this.#hub.stats;
     let i = 0;
-    if (!this.#blockedSince) {
-      // Corked: the frames of one commit leave in one write to the socket.
-      this.#sink.cork();
-      try {
-        while (i < frames.length) {
-          const ok = this.#sink.write(frames[i++]!);
-          stats.sent++;
-          if (!ok) { this.#block(); break; }
+    this.#writing = true;
+    try {
+      // uncork() may flush everything and emit 'drain' synchronously, unblocking us (#drain sees
+      // #writing and leaves the rest to this loop): then keep writing, or the rest would sit in
+      // the queue with no 'drain' left to come.
+      while (!this.#blockedSince && i < frames.length && !this.closed) {
+        // Corked: the frames of one commit leave in one write to the socket.
+        this.#sink.cork();
+        try {
+          while (i < frames.length) {
+            const ok = this.#sink.write(frames[i++]!);
+            stats.sent++;
+            if (!ok) { this.#block(); break; }
+          }
+        } finally {
+          this.#sink.uncork();
         }
-      } finally {
-        this.#sink.uncork();
       }
+    } finally {
+      this.#writing = false;
     }
     const max = this.#hub.options.maxQueuedBytes;
     for (; i < frames.length; i++) {
@@ -112,7 +131,7 @@ class Subscriber {
 
   #drain(): void {
     this.#blockedSince = 0;
-    if (this.closed) return;
+    if (this.closed || this.#writing) return;
     const frames = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
@@ -148,7 +167,7 @@ export class LiveHub {
   }
 
   /** Called with the votes of each durable commit. Must not throw: the commit is already acknowledged. */
-  publish(votes: readonly PreparedVote[]): void {
+  publish(votes: readonly HubVote[]): void {
     if (!this.#byOrg.size) return;
     try {
       // Frames are built once per vote and shared by every connection that sees it.
@@ -167,6 +186,15 @@ export class LiveHub {
       }
     } catch {
       // A broken socket must never fail the ingest path that called us; its close event cleans up.
+    }
+  }
+
+  /** Tells every open stream it may have missed votes (`event: dropped`, GAP_FRAME); it then reloads its figures. */
+  gap(): void {
+    try {
+      for (const set of this.#byOrg.values()) for (const sub of set) sub.send([GAP_FRAME]);
+    } catch {
+      // As in publish: a broken socket is cleaned up by its close event.
     }
   }
 

@@ -1,5 +1,5 @@
-// Review of flagged votes: episodes (a device's flagged presses grouped when less than
-// episodeGapMinutes apart), confirm / restore of an episode or of one vote with the rollups moved
+// Review of flagged votes: episodes (a device's flagged presses of one main rule grouped when less
+// than episodeGapMinutes apart, with the camera's and the counter's evidence), confirm / restore of an episode or of one vote with the rollups moved
 // in the same transaction, and the audit log of every decision (who, when, why, before/after).
 // A reviewed vote keeps the reviewer's verdict: the rules no longer re-flag it (evaluate.ts).
 import type { Store } from '../store/db.ts';
@@ -16,13 +16,24 @@ const MAX_EPISODE_ROWS = 50_000;
 type ReviewRow = StoredVoteRow & { rule_flags: string | null; reason: string | null };
 const parse = (s: string | null): string[] => (s ? (JSON.parse(s) as string[]) : []);
 
-/** An episode id names the device and the instants of its first and last press: stable while its presses are. */
-export const episodeId = (deviceId: string, from: number, to: number): string => Buffer.from(`${deviceId}\n${from}\n${to}`).toString('base64url');
-export function parseEpisodeId(id: string): { deviceId: string; from: number; to: number } {
+/**
+ * The rule an episode is filed under: a press broken by several rules goes with the one that says
+ * most about what happened (a burst of children over the repeats inside it; camera evidence over
+ * the visitor count), so one abuse makes one episode, not three.
+ */
+const MAIN_RULE_ORDER = ['burst', 'streak', 'repeat', 'camera', 'above_visitors', 'off_hours'];
+export function mainRule(rules: string[]): string {
+  return MAIN_RULE_ORDER.find((r) => rules.includes(r)) ?? rules[0] ?? 'review';
+}
+const rulesOf = (r: ReviewRow): string[] => parse(r.rule_flags ?? r.flags);
+
+/** An episode id names the device, its main rule and the instants of its first and last press: stable while its presses are. */
+export const episodeId = (deviceId: string, from: number, to: number, rule: string): string => Buffer.from(`${deviceId}\n${from}\n${to}\n${rule}`).toString('base64url');
+export function parseEpisodeId(id: string): { deviceId: string; from: number; to: number; rule: string | null } {
   const parts = Buffer.from(id, 'base64url').toString('utf8').split('\n');
-  const [deviceId, from, to] = parts;
-  if (parts.length !== 3 || !deviceId || !/^\d+$/.test(from ?? '') || !/^\d+$/.test(to ?? '')) throw invalidField('id', 'not an episode id');
-  return { deviceId, from: Number(from), to: Number(to) };
+  const [deviceId, from, to, rule] = parts;
+  if ((parts.length !== 3 && parts.length !== 4) || !deviceId || !/^\d+$/.test(from ?? '') || !/^\d+$/.test(to ?? '')) throw invalidField('id', 'not an episode id');
+  return { deviceId, from: Number(from), to: Number(to), rule: rule ?? null };
 }
 
 export type EpisodeFilter = { from: string; to: string; status?: 'pending' | 'confirmed' | 'restored' | 'mixed' | 'all' | undefined; onlyLocations: string[] | null };
@@ -38,14 +49,17 @@ export async function listEpisodes(store: Store, orgId: string, f: EpisodeFilter
     .orderBy('device_id').orderBy('ts').orderBy('event_id').limit(MAX_EPISODE_ROWS);
   if (f.onlyLocations) q = f.onlyLocations.length ? q.where('location_id', 'in', f.onlyLocations) : q.where(({ lit }) => lit(false));
   const rows = (await q.execute()) as ReviewRow[];
+  // Per device and main rule, presses at most `gap` apart: one episode.
+  const open = new Map<string, ReviewRow[]>();
   const groups: ReviewRow[][] = [];
   for (const r of rows) {
-    const cur = groups[groups.length - 1];
+    const k = `${r.device_id}\n${mainRule(rulesOf(r))}`;
+    const cur = open.get(k);
     const last = cur?.[cur.length - 1];
-    if (cur && last && last.device_id === r.device_id && Number(r.ts) - Number(last.ts) <= gap) cur.push(r);
-    else groups.push([r]);
+    if (cur && last && Number(r.ts) - Number(last.ts) <= gap) cur.push(r);
+    else { const g = [r]; groups.push(g); open.set(k, g); }
   }
-  const episodes = groups.map((g) => {
+  const episodes = await Promise.all(groups.map(async (g) => {
     const first = g[0]!;
     const last = g[g.length - 1]!;
     const rules: Record<string, number> = {};
@@ -57,8 +71,10 @@ export async function listEpisodes(store: Store, orgId: string, f: EpisodeFilter
       else pending++;
     }
     const status = pending ? 'pending' : confirmed && restored ? 'mixed' : confirmed ? 'confirmed' : 'restored';
+    const rule = mainRule(rulesOf(first));
     return {
-      id: episodeId(first.device_id, Number(first.ts), Number(last.ts)),
+      id: episodeId(first.device_id, Number(first.ts), Number(last.ts), rule), rule,
+      evidence: await evidenceOf(store, orgId, g, settings.cameraToleranceSeconds * 1000),
       deviceId: first.device_id, locationId: first.location_id, touchpointId: first.touchpoint_id, employeeId: first.employee_id,
       from: new Date(Number(first.ts)).toISOString(), to: new Date(Number(last.ts)).toISOString(),
       votes: g.length, pending, confirmed, restored, status, rules,
@@ -68,12 +84,37 @@ export async function listEpisodes(store: Store, orgId: string, f: EpisodeFilter
         flagged: parse(r.flags), rules: parse(r.rule_flags ?? r.flags), review: r.review,
       })),
     };
-  });
+  }));
   const wanted = f.status ?? 'pending';
   return episodes.filter((e) => wanted === 'all' || e.status === wanted).sort((a, b) => (a.from < b.from ? 1 : a.from > b.from ? -1 : 0));
 }
 
-export type ReviewTarget = { scope: 'episode'; deviceId: string; from: number; to: number } | { scope: 'vote'; deviceId: string; eventId: string };
+/**
+ * What backs an episode up: the camera's sightings at its place from a tolerance before its first
+ * press to a tolerance after its last (people, clip link), and per local hour of its presses the
+ * people the location's counters saw.
+ */
+async function evidenceOf(store: Store, orgId: string, g: ReviewRow[], tolMs: number) {
+  const first = g[0]!;
+  const last = g[g.length - 1]!;
+  let cq = store.db.selectFrom('camera_events').select(['ts', 'people', 'clip', 'device_id'])
+    .where('org_id', '=', orgId).where('location_id', '=', first.location_id)
+    .where('ts', '>=', Number(first.ts) - tolMs).where('ts', '<=', Number(last.ts) + tolMs);
+  cq = first.touchpoint_id === null ? cq.where('touchpoint_id', 'is', null) : cq.where('touchpoint_id', '=', first.touchpoint_id);
+  const camera = (await cq.orderBy('ts').limit(200).execute())
+    .map((c) => ({ ts: new Date(Number(c.ts)).toISOString(), people: Number(c.people), clip: c.clip, deviceId: c.device_id }));
+  const days = [...new Set(g.map((r) => r.local_day))];
+  const hours = new Set(g.map((r) => `${r.local_day} ${Number(r.local_hour)}`));
+  const counted = await store.db.selectFrom('visitor_events').select(['local_day', 'local_hour']).select((eb) => eb.fn.sum<number>('in_count').as('people'))
+    .where('org_id', '=', orgId).where('location_id', '=', first.location_id).where('local_day', 'in', days)
+    .groupBy(['local_day', 'local_hour']).execute();
+  const visitors = counted.filter((v) => hours.has(`${v.local_day} ${Number(v.local_hour)}`))
+    .map((v) => ({ day: v.local_day, hour: Number(v.local_hour), people: Number(v.people) }))
+    .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.hour - b.hour));
+  return { camera, visitors };
+}
+
+export type ReviewTarget = { scope: 'episode'; deviceId: string; from: number; to: number; rule: string | null } | { scope: 'vote'; deviceId: string; eventId: string };
 
 /**
  * Confirms (held back) or restores (counted) the flagged presses of an episode or one vote.
@@ -88,7 +129,8 @@ export async function review(store: Store, orgId: string, userId: string, action
       .where((eb) => eb.or([eb('flags', 'is not', null), eb('review', 'is not', null)]));
     q = target.scope === 'episode' ? q.where('ts', '>=', target.from).where('ts', '<=', target.to) : q.where('event_id', '=', target.eventId);
     if (onlyLocations) q = onlyLocations.length ? q.where('location_id', 'in', onlyLocations) : q.where(({ lit }) => lit(false));
-    const rows = (await q.orderBy('ts').orderBy('event_id').execute()) as ReviewRow[];
+    let rows = (await q.orderBy('ts').orderBy('event_id').execute()) as ReviewRow[];
+    if (target.scope === 'episode' && target.rule !== null) rows = rows.filter((r) => mainRule(rulesOf(r)) === target.rule);
     if (!rows.length) throw notFound(target.scope === 'episode' ? 'episode' : 'flagged vote');
     const acc = new Map<string, RollupDelta>();
     const before: unknown[] = [];

@@ -11,6 +11,9 @@
 //              as with repeat "further presses count once");
 //   off_hours — local time outside the location's opening hours: [open, close) per interval, an
 //              interval may cross midnight; a location without hours is always open.
+// Two rules look at a place rather than a device (evaluate.ts gathers their inputs):
+//   camera   — |sighting − press| ≤ tolerance counts (exactly the tolerance: seen); see cameraVerdicts;
+//   above_visitors — per location and local hour with visitor counts; see aboveVisitorsVerdicts.
 import { localParts } from '../domain/time.ts';
 import { WEEKDAYS, type Button, type OpeningHours } from '../domain/types.ts';
 import type { MisuseSettings } from './settings.ts';
@@ -122,6 +125,90 @@ export const offHoursRule: Rule = {
 
 /** In order: streak looks only at presses repeat left counted. */
 export const MISUSE_STEPS: Rule[] = [repeatRule, burstRule, streakRule, offHoursRule];
+/** The rules judged over one device's timeline (the others are judged per place). */
+export const DEVICE_RULES: readonly RuleName[] = MISUSE_STEPS.map((r) => r.name);
+
+/** What a camera saw at a place: `people` in front of it at ts. */
+export type Sighting = { ts: number; people: number; clip: string | null };
+
+/**
+ * Runs of one person: maximal sequences of consecutive sightings (by ts) with people = 1, each at
+ * most 2 × tolerance after the previous (a longer gap: the person may have left unseen). Returns,
+ * per sighting, its run's index or -1, and each run's covered span [first − tol, last + tol].
+ */
+export function personRuns(sightings: Sighting[], tolMs: number): { runOf: number[]; spans: Array<[number, number]> } {
+  const runOf: number[] = [];
+  const spans: Array<[number, number]> = [];
+  for (let i = 0; i < sightings.length; i++) {
+    const s = sightings[i]!;
+    if (s.people !== 1) { runOf.push(-1); continue; }
+    const prev = sightings[i - 1];
+    if (prev && prev.people === 1 && s.ts - prev.ts <= 2 * tolMs) {
+      runOf.push(spans.length - 1);
+      spans[spans.length - 1]![1] = s.ts + tolMs;
+    } else {
+      runOf.push(spans.length);
+      spans.push([s.ts - tolMs, s.ts + tolMs]);
+    }
+  }
+  return { runOf, spans };
+}
+
+/**
+ * The camera rule for the presses of one place (sorted with byTime), given the place's sightings
+ * (sorted by ts) covering every press's [ts − max(coverage, tolerance), ts + …]:
+ * - nobody there: the camera watched (a sighting within `cameraCoverageSeconds`) but saw nobody
+ *   (no sighting with people ≥ 1 within `cameraToleranceSeconds`) → flagged;
+ * - one person pressing again and again: a press belongs to the presence of its nearest sighting
+ *   within the tolerance (the earlier on a tie) when that sighting shows exactly one person; a
+ *   presence holding more than `cameraMaxVotesPerPerson` presses has all but its first flagged.
+ */
+export function cameraVerdicts(votes: Array<{ ts: number }>, sightings: Sighting[], s: MisuseSettings): boolean[] {
+  const tol = s.cameraToleranceSeconds * 1000;
+  const cov = s.cameraCoverageSeconds * 1000;
+  const { runOf } = personRuns(sightings, tol);
+  const out = votes.map(() => false);
+  const byRun = new Map<number, number[]>();
+  let lo = 0;
+  for (let i = 0; i < votes.length; i++) {
+    const t = votes[i]!.ts;
+    while (lo < sightings.length && sightings[lo]!.ts < t - Math.max(tol, cov)) lo++;
+    let covered = false;
+    let someone = false;
+    let nearest = -1;
+    for (let j = lo; j < sightings.length && sightings[j]!.ts <= t + Math.max(tol, cov); j++) {
+      const d = Math.abs(sightings[j]!.ts - t);
+      if (d <= cov) covered = true;
+      if (d <= tol) {
+        if (sightings[j]!.people >= 1) someone = true;
+        if (nearest < 0 || d < Math.abs(sightings[nearest]!.ts - t)) nearest = j;
+      }
+    }
+    if (covered && !someone) out[i] = true;
+    const run = nearest >= 0 ? runOf[nearest]! : -1;
+    if (run >= 0) {
+      const list = byRun.get(run);
+      if (list) list.push(i);
+      else byRun.set(run, [i]);
+    }
+  }
+  for (const list of byRun.values()) if (list.length > s.cameraMaxVotesPerPerson) for (const i of list.slice(1)) out[i] = true;
+  return out;
+}
+
+/**
+ * above_visitors for one location's local hour with visitor counts: walking its presses in time
+ * order (sorted with byTime), the counted ones beyond `visitors` are flagged — the latest presses
+ * of the hour first, since the earlier ones were already counted when they came.
+ */
+export function aboveVisitorsVerdicts(counted: boolean[], visitors: number): boolean[] {
+  let kept = 0;
+  return counted.map((c) => {
+    if (!c) return false;
+    if (kept < visitors) { kept++; return false; }
+    return true;
+  });
+}
 
 export const byTime = (a: TimelineVote, b: TimelineVote): number => a.ts - b.ts || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
 

@@ -1,7 +1,7 @@
 // PROTOCOL.md §3: the topic tree `lb/v1/{deviceId}/{leaf}` and who may use which leaf. Both the
 // embedded broker's ACL and the external consumer read topics through these functions only.
 
-/** What a device publishes (device → server). `camera` is in the contract; the service may not take it yet. */
+/** What a device publishes (device → server). */
 export const INBOUND = ['votes', 'heartbeat', 'visitors', 'camera'] as const;
 export type InboundLeaf = (typeof INBOUND)[number];
 /** What the server publishes (server → device); a device may only subscribe to these, never publish them. */

@@ -21,6 +21,9 @@ const SLICE_COLUMNS = (what: string): Column[] => [
   { header: 'Previous period votes', width: 14, numFmt: '#,##0' }, { header: 'Previous share', width: 13, numFmt: PCT },
   { header: 'Change (points)', width: 13, numFmt: '+0.0%;-0.0%;0.0%' }, { header: 'p-value (z-test)', width: 13, numFmt: '0.0000' },
   { header: 'Significant (p < 0.05)', width: 14 },
+  { header: 'Last year votes', width: 14, numFmt: '#,##0' }, { header: 'Last year share', width: 13, numFmt: PCT },
+  { header: 'Change vs last year (points)', width: 16, numFmt: '+0.0%;-0.0%;0.0%' }, { header: 'p-value vs last year', width: 13, numFmt: '0.0000' },
+  { header: 'Significant vs last year', width: 14 },
 ];
 
 function countCells(row: ScoreRow, r: number): Cell[] {
@@ -38,40 +41,48 @@ function sliceSheet(xw: XlsxWriter, name: string, what: string, rep: TacticalRep
   let r = FIRST_DATA_ROW;
   for (const row of rows) {
     sheet.row([...countCells(row, r), row.previous?.total ?? null, row.previous?.share ?? null,
-      row.change?.diff ?? null, row.change?.p ?? null, row.change ? (row.change.significant ? 'yes' : 'no') : null]);
+      row.change?.diff ?? null, row.change?.p ?? null, row.change ? (row.change.significant ? 'yes' : 'no') : null,
+      row.lastYear?.total ?? null, row.lastYear?.share ?? null,
+      row.changeVsLastYear?.diff ?? null, row.changeVsLastYear?.p ?? null, row.changeVsLastYear ? (row.changeVsLastYear.significant ? 'yes' : 'no') : null]);
     r++;
   }
   sheet.end();
 }
 
 const periodLine = (rep: TacticalReport): string =>
-  `Period: ${rep.period.from} – ${rep.period.to}, compared with ${rep.previousPeriod.from} – ${rep.previousPeriod.to} (local dates of each location)`;
+  `Period: ${rep.period.from} – ${rep.period.to}, compared with ${rep.previousPeriod.from} – ${rep.previousPeriod.to} and with ${rep.lastYearPeriod.from} – ${rep.lastYearPeriod.to} (local dates of each location)`;
 
 export async function writeTacticalXlsx(rep: TacticalReport, orgName: string, out: Writable): Promise<void> {
   const xw = createXlsxWriter(out);
   const title = `${orgName}: tactical report`;
   const sum = xw.sheet({ name: 'Summary', title, subtitle: periodLine(rep), columns: [
     { header: 'Measure', width: 30 }, { header: 'This period', width: 16 }, { header: 'Previous period', width: 16 },
+    { header: 'Same period last year', width: 18 },
   ] });
   const t = rep.total;
   const r0 = FIRST_DATA_ROW;
   const tot = t.satisfied + t.dissatisfied;
   const ptot = t.previous?.total ?? 0;
-  sum.row(['Period', `${rep.period.from} – ${rep.period.to}`, `${rep.previousPeriod.from} – ${rep.previousPeriod.to}`]);
-  sum.row(['Satisfied', t.satisfied, t.previous?.satisfied ?? 0]);
-  sum.row(['Dissatisfied', t.dissatisfied, t.previous?.dissatisfied ?? 0]);
-  sum.row(['Counted votes', { formula: `B${r0 + 1}+B${r0 + 2}`, result: tot }, { formula: `C${r0 + 1}+C${r0 + 2}`, result: ptot }]);
+  const ltot = t.lastYear?.total ?? 0;
+  sum.row(['Period', `${rep.period.from} – ${rep.period.to}`, `${rep.previousPeriod.from} – ${rep.previousPeriod.to}`, `${rep.lastYearPeriod.from} – ${rep.lastYearPeriod.to}`]);
+  sum.row(['Satisfied', t.satisfied, t.previous?.satisfied ?? 0, t.lastYear?.satisfied ?? 0]);
+  sum.row(['Dissatisfied', t.dissatisfied, t.previous?.dissatisfied ?? 0, t.lastYear?.dissatisfied ?? 0]);
+  sum.row(['Counted votes', { formula: `B${r0 + 1}+B${r0 + 2}`, result: tot }, { formula: `C${r0 + 1}+C${r0 + 2}`, result: ptot }, { formula: `D${r0 + 1}+D${r0 + 2}`, result: ltot }]);
   sum.row(['Satisfied share',
     { value: { formula: `IF(B${r0 + 3}>0,B${r0 + 1}/B${r0 + 3},"")`, result: tot ? t.satisfied / tot : '' }, numFmt: PCT },
-    { value: { formula: `IF(C${r0 + 3}>0,C${r0 + 1}/C${r0 + 3},"")`, result: ptot ? (t.previous?.satisfied ?? 0) / ptot : '' }, numFmt: PCT }]);
+    { value: { formula: `IF(C${r0 + 3}>0,C${r0 + 1}/C${r0 + 3},"")`, result: ptot ? (t.previous?.satisfied ?? 0) / ptot : '' }, numFmt: PCT },
+    { value: { formula: `IF(D${r0 + 3}>0,D${r0 + 1}/D${r0 + 3},"")`, result: ltot ? (t.lastYear?.satisfied ?? 0) / ltot : '' }, numFmt: PCT }]);
   sum.row(['Wilson 95% low', { value: t.wilson?.[0] ?? null, numFmt: PCT }, null]);
   sum.row(['Wilson 95% high', { value: t.wilson?.[1] ?? null, numFmt: PCT }, null]);
   sum.row(['Score 1–5', scoreCell(t.score), null]);
   sum.row(['Flagged (not counted)', t.flagged, null]);
-  sum.row(['Change of share (points)', { value: t.change?.diff ?? null, numFmt: '+0.0%;-0.0%;0.0%' }, null]);
-  sum.row(['z (two-proportion test)', { value: t.change?.z ?? null, numFmt: '0.00' }, null]);
-  sum.row(['p-value', { value: t.change?.p ?? null, numFmt: '0.0000' }, null]);
-  sum.row(['Significant (p < 0.05)', t.change ? (t.change.significant ? 'yes' : 'no') : null, null]);
+  // Changes: column C against the previous period, column D against the same period last year.
+  const yn = (c: ReportRow['change']): string | null => (c ? (c.significant ? 'yes' : 'no') : null);
+  const ly = t.changeVsLastYear;
+  sum.row(['Change of share (points)', null, { value: t.change?.diff ?? null, numFmt: '+0.0%;-0.0%;0.0%' }, { value: ly?.diff ?? null, numFmt: '+0.0%;-0.0%;0.0%' }]);
+  sum.row(['z (two-proportion test)', null, { value: t.change?.z ?? null, numFmt: '0.00' }, { value: ly?.z ?? null, numFmt: '0.00' }]);
+  sum.row(['p-value', null, { value: t.change?.p ?? null, numFmt: '0.0000' }, { value: ly?.p ?? null, numFmt: '0.0000' }]);
+  sum.row(['Significant (p < 0.05)', null, yn(t.change), yn(ly)]);
   sum.row(['Locations', rep.locations.length, null]);
   sum.end();
   sliceSheet(xw, 'Locations', 'Location', rep, title, rep.locations);

@@ -1,6 +1,7 @@
 // The tactical report (issue 5): for a period and a set of locations — rankings of locations,
 // touchpoints and employees with their Wilson intervals and 1–5 scores, each compared with the
-// previous period of the same length by a two-proportion z-test, and the trend by day/week/month.
+// previous period of the same length and with the same dates a year before, each by a two-proportion
+// z-test, and the trend by day/week/month.
 // Answered from the rollups through scores(), like every other figure.
 import type { Store } from '../store/db.ts';
 import { addDays, weekdayOf } from '../domain/time.ts';
@@ -14,7 +15,11 @@ export const TREND_GRAINS = ['day', 'week', 'month'] as const;
 export type TrendGrain = (typeof TREND_GRAINS)[number];
 
 export type Previous = { satisfied: number; dissatisfied: number; total: number; share: number | null };
-export type ReportRow = ScoreRow & { previous: Previous | null; change: Change | null };
+export type ReportRow = ScoreRow & {
+  previous: Previous | null; change: Change | null;
+  /** The same dates a year before. */
+  lastYear: Previous | null; changeVsLastYear: Change | null;
+};
 
 export type TacticalQuery = {
   from: string; to: string; trend: TrendGrain;
@@ -25,6 +30,7 @@ export type TacticalQuery = {
 export type TacticalReport = {
   period: { from: string; to: string };
   previousPeriod: { from: string; to: string };
+  lastYearPeriod: { from: string; to: string };
   trendGrain: TrendGrain;
   total: ReportRow;
   locations: ReportRow[];
@@ -40,18 +46,31 @@ export function previousPeriod(from: string, to: string): { from: string; to: st
   return { from: addDays(from, -days(from, to)), to: addDays(from, -1) };
 }
 
+/** The same dates one year earlier (29 February becomes 28 February). */
+export function lastYearPeriod(from: string, to: string): { from: string; to: string } {
+  const back = (d: string): string => {
+    const y = `${Number(d.slice(0, 4)) - 1}${d.slice(4)}`;
+    return d.slice(5) === '02-29' ? `${y.slice(0, 4)}-02-28` : y;
+  };
+  return { from: back(from), to: back(to) };
+}
+
 type Sums = Counts;
 
-function compare(now: ScoreRow[], before: ScoreRow[]): ReportRow[] {
+function against(r: ScoreRow, p: ScoreRow | undefined): [Previous | null, Change | null] {
+  if (!p) return [null, null];
+  const c = twoProportionTest(r.satisfied, r.total, p.satisfied, p.total);
+  return [{ satisfied: p.satisfied, dissatisfied: p.dissatisfied, total: p.total, share: p.share },
+    c ? { diff: round4(c.diff), z: round4(c.z), p: round4(c.p), significant: c.significant } : null];
+}
+
+function compare(now: ScoreRow[], before: ScoreRow[], yearBefore: ScoreRow[]): ReportRow[] {
   const prev = new Map(before.map((r) => [r.key, r]));
+  const ly = new Map(yearBefore.map((r) => [r.key, r]));
   const out = now.map((r): ReportRow => {
-    const p = prev.get(r.key);
-    const c = p ? twoProportionTest(r.satisfied, r.total, p.satisfied, p.total) : null;
-    return {
-      ...r,
-      previous: p ? { satisfied: p.satisfied, dissatisfied: p.dissatisfied, total: p.total, share: p.share } : null,
-      change: c ? { diff: round4(c.diff), z: round4(c.z), p: round4(c.p), significant: c.significant } : null,
-    };
+    const [previous, change] = against(r, prev.get(r.key));
+    const [lastYear, changeVsLastYear] = against(r, ly.get(r.key));
+    return { ...r, previous, change, lastYear, changeVsLastYear };
   });
   // A ranking: best first by the lower end of the interval (a small sample cannot top the list on luck).
   return out.sort((a, b) => (b.wilson?.[0] ?? -1) - (a.wilson?.[0] ?? -1) || a.label.localeCompare(b.label));
@@ -73,15 +92,16 @@ export async function tacticalReport(store: Store, orgId: string, scoring: Scori
   const base = { locationId: q.locationId, onlyLocations: q.onlyLocations };
   const get = async (from: string, to: string, by: 'location' | 'touchpoint' | 'employee' | 'total' | 'day'): Promise<ScoreRow[]> =>
     (await scores(store, orgId, scoring, { ...base, from, to, by })).rows;
-  const [tNow, tPrev, lNow, lPrev, pNow, pPrev, eNow, ePrev, daily] = await Promise.all([
-    get(q.from, q.to, 'total'), get(prev.from, prev.to, 'total'),
-    get(q.from, q.to, 'location'), get(prev.from, prev.to, 'location'),
-    get(q.from, q.to, 'touchpoint'), get(prev.from, prev.to, 'touchpoint'),
-    get(q.from, q.to, 'employee'), get(prev.from, prev.to, 'employee'),
+  const ly = lastYearPeriod(q.from, q.to);
+  const [tNow, tPrev, tLy, lNow, lPrev, lLy, pNow, pPrev, pLy, eNow, ePrev, eLy, daily] = await Promise.all([
+    get(q.from, q.to, 'total'), get(prev.from, prev.to, 'total'), get(ly.from, ly.to, 'total'),
+    get(q.from, q.to, 'location'), get(prev.from, prev.to, 'location'), get(ly.from, ly.to, 'location'),
+    get(q.from, q.to, 'touchpoint'), get(prev.from, prev.to, 'touchpoint'), get(ly.from, ly.to, 'touchpoint'),
+    get(q.from, q.to, 'employee'), get(prev.from, prev.to, 'employee'), get(ly.from, ly.to, 'employee'),
     get(q.from, q.to, 'day'),
   ]);
   const empty = rowOf('total', 'Total', { satisfied: 0, dissatisfied: 0, flagged: 0, visitors: 0 }, scoring);
-  const total = compare(tNow.length ? tNow : [empty], tPrev)[0]!;
+  const total = compare(tNow.length ? tNow : [empty], tPrev, tLy)[0]!;
 
   const buckets = new Map<string, { label: string; s: Sums }>();
   for (const r of daily) {
@@ -91,7 +111,7 @@ export async function tacticalReport(store: Store, orgId: string, scoring: Scori
   }
   const trend = [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, b]) => rowOf(k, b.label, b.s, scoring));
   return {
-    period: { from: q.from, to: q.to }, previousPeriod: prev, trendGrain: q.trend,
-    total, locations: compare(lNow, lPrev), touchpoints: compare(pNow, pPrev), employees: compare(eNow, ePrev), trend,
+    period: { from: q.from, to: q.to }, previousPeriod: prev, lastYearPeriod: ly, trendGrain: q.trend,
+    total, locations: compare(lNow, lPrev, lLy), touchpoints: compare(pNow, pPrev, pLy), employees: compare(eNow, ePrev, eLy), trend,
   };
 }

@@ -44,19 +44,51 @@ export function addToRollups(acc: Map<string, RollupDelta>, c: Countable): void 
     location: c.locationId, touchpoint: c.touchpointId ?? '', employee: c.employeeId ?? '', device: c.deviceId,
   };
   for (const cube of CUBES) {
-    const keep = (d: Dim): string => (cube.dims.includes(d) ? full[d] : '');
+    const loc = cube.dims.includes('location') ? full.location : '';
+    const tp = cube.dims.includes('touchpoint') ? full.touchpoint : '';
+    const emp = cube.dims.includes('employee') ? full.employee : '';
+    const dev = cube.dims.includes('device') ? full.device : '';
     for (const grain of GRAINS) {
-      const row: RollupDelta = {
-        org_id: c.orgId, cube: cube.name, grain, bucket: buckets[grain],
-        location_id: keep('location'), touchpoint_id: keep('touchpoint'), employee_id: keep('employee'), device_id: keep('device'),
-        satisfied: 0, dissatisfied: 0, flagged: 0, visitors: 0,
-      };
-      const key = `${row.org_id}|${row.cube}|${grain}|${row.bucket}|${row.location_id}|${row.touchpoint_id}|${row.employee_id}|${row.device_id}`;
-      const hit = acc.get(key) ?? (acc.set(key, row), row);
+      const bucket = buckets[grain];
+      const key = `${c.orgId}|${cube.name}|${grain}|${bucket}|${loc}|${tp}|${emp}|${dev}`;
+      let hit = acc.get(key);
+      if (!hit) {
+        // The row object is made only for a key not yet in the batch.
+        hit = {
+          org_id: c.orgId, cube: cube.name, grain, bucket,
+          location_id: loc, touchpoint_id: tp, employee_id: emp, device_id: dev,
+          satisfied: 0, dissatisfied: 0, flagged: 0, visitors: 0,
+        };
+        acc.set(key, hit);
+      }
       hit.satisfied += c.satisfied;
       hit.dissatisfied += c.dissatisfied;
       hit.flagged += c.flagged;
       hit.visitors += c.visitors;
     }
   }
+}
+
+/**
+ * Adds many counted items at once: they are first summed per (org, device, location, touchpoint,
+ * employee, local day, hour) — everything a rollup key is made of — and each such group goes
+ * through addToRollups once. A device's offline buffer of 1000 presses covers a few dozen
+ * device-hours, so this builds ~30 × 15 keys instead of 15,000. The sums are the same: every
+ * rollup key is a function of the group key, and addition is associative.
+ */
+export function addAllToRollups(acc: Map<string, RollupDelta>, items: Iterable<Countable>): void {
+  const groups = new Map<string, Countable>();
+  for (const c of items) {
+    const key = `${c.orgId}|${c.deviceId}|${c.locationId}|${c.touchpointId ?? ''}|${c.employeeId ?? ''}|${c.localDay}|${c.localHour}`;
+    const g = groups.get(key);
+    if (g) {
+      g.satisfied += c.satisfied;
+      g.dissatisfied += c.dissatisfied;
+      g.flagged += c.flagged;
+      g.visitors += c.visitors;
+    } else {
+      groups.set(key, { ...c });
+    }
+  }
+  for (const g of groups.values()) addToRollups(acc, g);
 }

@@ -21,6 +21,8 @@ export type Store = {
   sqlitePath: string | null;
   /** The PostgreSQL schema in use when not the default one. */
   pgSchema: string | null;
+  /** PostgreSQL: how to open a dedicated connection to the same database and schema, outside the pool (LISTEN needs one); null on SQLite. */
+  pgConnection: pg.ClientConfig | null;
   close(): Promise<void>;
 };
 
@@ -42,13 +44,14 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
       await admin.query(`create schema if not exists "${opts.pgSchema.replace(/"/g, '')}"`);
       await admin.end();
     }
-    const pool = new pg.Pool({
+    const pgConnection: pg.ClientConfig = {
       connectionString: opts.databaseUrl,
-      max: opts.poolSize ?? 10,
       ...(opts.pgSchema ? { options: `-c search_path=${opts.pgSchema}` } : {}),
-    });
+    };
+    // ≥ 2: migrateToLatest holds its lock on one connection while migrating on another.
+    const pool = new pg.Pool({ ...pgConnection, max: Math.max(2, opts.poolSize ?? 10) });
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', sqlitePath: null, pgSchema: opts.pgSchema ?? null, close: () => db.destroy() };
+    return { db, dialect: 'postgres', sqlitePath: null, pgSchema: opts.pgSchema ?? null, pgConnection, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? 'loyalty.db';
   let path = ':memory:';
@@ -62,15 +65,30 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   // "acknowledged means durably stored" requires; WAL keeps readers off the writer's back.
   raw.exec('pragma journal_mode = wal; pragma synchronous = full; pragma busy_timeout = 5000; pragma foreign_keys = on;');
   const db = new Kysely<DB>({ dialect: nodeSqliteDialect(raw) });
-  return { db, dialect: 'sqlite', sqlitePath: path === ':memory:' ? null : path, pgSchema: null, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', sqlitePath: path === ':memory:' ? null : path, pgSchema: null, pgConnection: null, close: () => db.destroy() };
 }
+
+/**
+ * Schema changes on a PostgreSQL database shared by several instances (DATABASE_SCHEMA) take this
+ * session-level advisory lock: Kysely's migrator reads the catalogue of every schema before its own
+ * migration lock, and fails if another instance is creating or dropping tables at that moment.
+ */
+export const DDL_LOCK = 0x4c42_4444; // "LBDD"
 
 export async function migrateToLatest(store: Store): Promise<void> {
   // The migration bookkeeping lives in the same schema, or Kysely would find another schema's tables.
   const migrator = new Migrator({ db: store.db, provider: migrationProvider, ...(store.pgSchema ? { migrationTableSchema: store.pgSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  for (const r of results ?? []) if (r.status === 'Error') throw new Error(`migration ${r.migrationName} failed`);
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  const run = async (): Promise<void> => {
+    const { error, results } = await migrator.migrateToLatest();
+    for (const r of results ?? []) if (r.status === 'Error') throw new Error(`migration ${r.migrationName} failed`);
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  };
+  if (store.dialect !== 'postgres') return run();
+  // The lock is held on one pooled connection while the migrator works on others.
+  await store.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${DDL_LOCK})`.execute(conn);
+    try { await run(); } finally { await sql`select pg_advisory_unlock(${DDL_LOCK})`.execute(conn); }
+  });
 }
 
 /** True when the store has no organisation yet (the demo seeds only an empty store). */

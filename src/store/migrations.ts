@@ -4,6 +4,12 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import { fleet } from './migrations-fleet.ts';
 import { shiftsMigration } from './migrations-shifts.ts';
 import { misuseMigration } from './migrations-misuse.ts';
+import { misuseCameraMigration } from './migrations-misuse-camera.ts';
+import { manageMigration } from './migrations-manage.ts';
+import { accountsMigration } from './migrations-accounts.ts';
+import { alertsMigration } from './migrations-alerts.ts';
+import { reportSchedulesMigration } from './migrations-reports.ts';
+import { rollupIndexMigration } from './migrations-perf.ts';
 
 type AnyDb = Kysely<any>; // migrations describe the schema as it was then, not today's types
 
@@ -162,6 +168,12 @@ export const migrations: Record<string, Migration> = {
   '2026-11-23-004-fleet': fleet,
   '2026-11-23-005-shifts': shiftsMigration,
   '2026-11-23-006-misuse': misuseMigration,
+  '2026-11-23-007-accounts': accountsMigration,
+  '2026-11-23-008-manage': manageMigration,
+  '2026-11-23-009-alerts': alertsMigration,
+  '2026-11-23-010-report-schedules': reportSchedulesMigration,
+  '2026-11-23-011-misuse-camera': misuseCameraMigration,
+  '2026-11-23-012-rollup-index': rollupIndexMigration,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -100,6 +100,8 @@ export class Refs {
   }
 
   invalidateDevice(deviceId: string): void { this.#assignments.delete(deviceId); }
+  /** A location's zone or opening hours changed (src/orgs): presses from now on are bucketed by the new ones. */
+  invalidateLocation(locationId: string): void { this.#locations.delete(locationId); }
   /** Token rotation or deletion: forget every cached token. */
   invalidateTokens(): void { this.#devices.clear(); }
 }

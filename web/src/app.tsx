@@ -2,17 +2,31 @@
 import type { ComponentChildren } from 'preact';
 import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
 import { I18nContext, makeI18n, rememberLang, useI18n, type Lang } from './i18n/index.ts';
-import { api, currentToken, onAuthChange, setToken, type Org } from './api.ts';
+import { api, currentUser, loadMe, onAuthChange, signOut, type Org } from './api.ts';
 import { Link, match, navigate, useLocation } from './router.ts';
 import { useData } from './data.ts';
-import { loadOrg, OrgContext, OrgProvider } from './org.tsx';
+import { loadOrg, OrgContext, OrgProvider, useOrgVersion } from './org.tsx';
 import { Overview } from './views/Overview.tsx';
-import { Drill } from './views/Drill.tsx';
+import { Drill, periodOf } from './views/Drill.tsx';
 import { Trends } from './views/Trends.tsx';
 import { Rankings } from './views/Rankings.tsx';
 import { Wall, WallLink } from './views/Wall.tsx';
 import { SignIn } from './views/SignIn.tsx';
+import { Invite } from './views/Invite.tsx';
+import { Setup } from './views/Setup.tsx';
+// Eager: the wall-link page and the invite page share its parts.
+import { Access } from './views/Access.tsx';
 import { ErrorNote, LangSwitch } from './components.tsx';
+import { lazyPage } from './lazy.tsx';
+
+// Opened by few visits: loaded on first use (web/src/lazy.tsx).
+const Reports = lazyPage(() => import('./views/Reports.tsx').then((m) => m.Reports));
+const Review = lazyPage(() => import('./views/Review.tsx').then((m) => m.Review));
+const MisuseReport = lazyPage(() => import('./views/MisuseReport.tsx').then((m) => m.MisuseReport));
+const Manage = lazyPage(() => import('./views/manage/index.tsx').then((m) => m.Manage));
+const Partner = lazyPage(() => import('./views/Partner.tsx').then((m) => m.Partner));
+const Alerts = lazyPage(() => import('./views/Alerts.tsx').then((m) => m.Alerts));
+const AlertRules = lazyPage(() => import('./views/AlertRules.tsx').then((m) => m.AlertRules));
 
 const ORG_KEY = 'loyalty.org';
 
@@ -28,27 +42,30 @@ export function App({ initialLang }: { initialLang: Lang }) {
 
 function Root() {
   const { path } = useLocation();
-  const [token, setTokenState] = useState(currentToken());
+  const [user, setUser] = useState(currentUser());
   const [expired, setExpired] = useState(false);
   useEffect(() => onAuthChange((wasExpired) => {
     setExpired(wasExpired);
-    setTokenState(currentToken());
+    setUser(currentUser());
   }), []);
-  const wall = match('/wall/:org', path);
-  if (wall) return token ? <WallRoot org={wall['org']!} /> : <WallNoToken />;
-  if (!token) return <SignIn expired={expired} />;
+  // Public pages: their link's secret is the credential.
+  const wall = match('/wall/:secret', path);
+  if (wall) return <Wall secret={wall['secret']!} />;
+  const invite = match('/invite/:secret', path);
+  if (invite) return <Invite secret={invite['secret']!} />;
+  const setup = match('/setup/:secret', path);
+  if (setup) return <Setup secret={setup['secret']!} />;
+  // Who is signed in is the session cookie's business: ask the server once.
+  if (user === undefined) return <Checking />;
+  if (!user) return <SignIn expired={expired} />;
   return <Signed path={path} />;
 }
 
-function WallNoToken() {
+function Checking() {
   const { t } = useI18n();
-  return <main class="wall" id="main"><p class="error">{t.wall.needsToken}</p></main>;
-}
-
-function WallRoot({ org }: { org: string }) {
-  const data = useData(() => loadOrg(org), [org]);
-  if (!data.data) return <main class="wall" id="main"><ErrorNote error={data.error} /></main>;
-  return <OrgProvider data={data.data}><Wall /></OrgProvider>;
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => { loadMe().catch(setError); }, []);
+  return <main id="main" class="signin">{error ? <ErrorNote error={error} /> : <p class="muted">{t.app.loading}</p>}</main>;
 }
 
 function Signed({ path }: { path: string }) {
@@ -57,7 +74,9 @@ function Signed({ path }: { path: string }) {
   const raw = /^\/orgs\/([^/]+)/.exec(path)?.[1];
   let orgId: string | undefined;
   try { orgId = raw ? decodeURIComponent(raw) : undefined; } catch { orgId = undefined; }
+  const partner = path === '/partner';
   useEffect(() => {
+    if (partner) return;
     if (orgId) { try { localStorage.setItem(ORG_KEY, orgId); } catch { /* private mode */ } return; }
     const list = orgs.data;
     if (!list) return;
@@ -65,8 +84,9 @@ function Signed({ path }: { path: string }) {
     try { saved = localStorage.getItem(ORG_KEY); } catch { /* private mode */ }
     const pick = list.find((o) => o.id === saved) ?? list[0];
     if (pick) navigate(`/orgs/${pick.id}${location.search}`, { replace: true });
-  }, [orgId, orgs.data]);
+  }, [orgId, orgs.data, partner]);
 
+  if (partner) return <Frame orgs={orgs.data ?? []} orgId={null}><Partner /></Frame>;
   if (!orgId) {
     return (
       <Frame orgs={orgs.data ?? []} orgId={null}>
@@ -78,7 +98,8 @@ function Signed({ path }: { path: string }) {
 }
 
 function OrgRoute({ orgId, orgs, path }: { orgId: string; orgs: Org[]; path: string }) {
-  const data = useData(() => loadOrg(orgId), [orgId]);
+  const changed = useOrgVersion();
+  const data = useData(() => loadOrg(orgId), [orgId, changed]);
   if (!data.data) {
     return <Frame orgs={orgs} orgId={orgId}>{data.error ? <ErrorNote error={data.error} /> : <p class="empty muted">…</p>}</Frame>;
   }
@@ -94,15 +115,23 @@ function Page({ path }: { path: string }) {
   const { query } = useLocation();
   const d = Number(query.get('days'));
   const days = d === 7 || d === 90 ? d : 30;
+  const period = periodOf(query.get('from'), query.get('to')); // an explicit period (alert links); the location pages honour it
   const base = '/orgs/:org';
   let r: Record<string, string> | null;
   if (match(base, path)) return <Overview days={days} />;
   if (match(`${base}/trends`, path)) return <Trends days={days} />;
   if (match(`${base}/rankings`, path)) return <Rankings days={days} />;
+  if (match(`${base}/reports`, path)) return <Reports />;
   if (match(`${base}/wall`, path)) return <WallLink />;
-  if ((r = match(`${base}/locations/:loc`, path))) return <Drill loc={r['loc']!} days={days} />;
-  if ((r = match(`${base}/locations/:loc/touchpoints/:tp`, path))) return <Drill loc={r['loc']!} tp={r['tp']} days={days} />;
-  if ((r = match(`${base}/locations/:loc/touchpoints/:tp/employees/:emp`, path))) return <Drill loc={r['loc']!} tp={r['tp']} emp={r['emp']} days={days} />;
+  if (match(`${base}/review`, path)) return <Review days={days} />;
+  if (match(`${base}/misuse`, path)) return <MisuseReport days={days} />;
+  if ((r = match(`${base}/manage/:section`, path))) return <Manage section={r['section']!} />;
+  if (match(`${base}/access`, path)) return <Access />;
+  if (match(`${base}/alerts`, path)) return <Alerts />;
+  if (match(`${base}/alerts/rules`, path)) return <AlertRules />;
+  if ((r = match(`${base}/locations/:loc`, path))) return <Drill loc={r['loc']!} days={days} period={period} />;
+  if ((r = match(`${base}/locations/:loc/touchpoints/:tp`, path))) return <Drill loc={r['loc']!} tp={r['tp']} days={days} period={period} />;
+  if ((r = match(`${base}/locations/:loc/touchpoints/:tp/employees/:emp`, path))) return <Drill loc={r['loc']!} tp={r['tp']} emp={r['emp']} days={days} period={period} />;
   return <p class="empty">{t.app.notFound}</p>;
 }
 
@@ -126,11 +155,19 @@ function Frame({ orgs, orgId, children }: { orgs: Org[]; orgId: string | null; c
   const { path } = useLocation();
   const q = location.search;
   const base = orgId ? `/orgs/${orgId}` : '';
+  const role = (useContext(OrgContext)?.org as { you?: { role: string } } | undefined)?.you?.role;
   const nav = orgId ? [
     { href: base, label: t.app.nav.overview, active: path === base || path.startsWith(`${base}/locations`) },
     { href: `${base}/trends`, label: t.app.nav.trends, active: path === `${base}/trends` },
     { href: `${base}/rankings`, label: t.app.nav.rankings, active: path === `${base}/rankings` },
+    { href: `${base}/reports`, label: t.reports.nav, active: path === `${base}/reports` },
+    { href: `${base}/alerts`, label: t.alerts.nav, active: path.startsWith(`${base}/alerts`) },
+    { href: `${base}/review`, label: t.misuse.nav.review, active: path === `${base}/review` },
+    { href: `${base}/misuse`, label: t.misuse.nav.report, active: path === `${base}/misuse` },
     { href: `${base}/wall`, label: t.app.nav.wall, active: path === `${base}/wall` },
+    { href: `${base}/manage/locations`, label: t.manage.nav, active: path.startsWith(`${base}/manage`) },
+    { href: `${base}/access`, label: t.accounts.nav, active: path === `${base}/access` },
+    ...(['admin', 'partner-admin'].includes(role ?? '') ? [{ href: '/partner', label: t.manage.partnerNav, active: false }] : []),
   ] : [];
   return (
     <>
@@ -149,11 +186,11 @@ function Frame({ orgs, orgId, children }: { orgs: Org[]; orgId: string | null; c
           <span class="spacer" />
           {orgId ? <LiveStatus /> : null}
           <LangSwitch />
-          <button type="button" class="link" onClick={() => setToken(null)}>{t.app.signOut}</button>
+          <button type="button" class="link" onClick={() => void signOut()}>{t.app.signOut}</button>
         </div>
         {nav.length ? (
           <nav class="tabs" aria-label={t.app.nav.label}>
-            {nav.map((n) => <Link href={`${n.href}${n.href.endsWith('/wall') ? '' : q.replace(/([?&])loc=[^&]*&?/, '$1').replace(/[?&]$/, '')}`} aria-current={n.active ? 'page' : undefined}>{n.label}</Link>)}
+            {nav.map((n) => <Link href={`${n.href}${/\/(wall|access)$/.test(n.href) ? '' : q.replace(/([?&])loc=[^&]*&?/, '$1').replace(/[?&]$/, '')}`} aria-current={n.active ? 'page' : undefined}>{n.label}</Link>)}
           </nav>
         ) : null}
       </header>

@@ -1,7 +1,7 @@
 // Chart.js, loaded only by the views that draw (a separate chunk: the overview never pays for it).
 import {
   BarController, BarElement, CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
-  type ChartConfiguration, type TooltipItem,
+  type ChartConfiguration, type ChartType, type TooltipItem,
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 
@@ -15,6 +15,20 @@ export type SeriesData = {
 };
 
 export type Drawn<T> = { update(d: T): void; destroy(): void };
+
+/** A chart drawn from `config(d)` and redrawn in place (no animation, no layout jump) on update. */
+function drawn<T, K extends ChartType>(canvas: HTMLCanvasElement, config: (x: T) => ChartConfiguration<K>, d: T): Drawn<T> {
+  const chart = new Chart(canvas, config(d));
+  return {
+    update(x) {
+      const c = config(x);
+      chart.data = c.data;
+      chart.options = c.options ?? ({} as typeof chart.options);
+      chart.update('none');
+    },
+    destroy: () => chart.destroy(),
+  };
+}
 
 export function seriesChart(canvas: HTMLCanvasElement, d: SeriesData): Drawn<SeriesData> {
   const ink = css('--muted', '#5c6670');
@@ -61,16 +75,7 @@ export function seriesChart(canvas: HTMLCanvasElement, d: SeriesData): Drawn<Ser
       },
     };
   };
-  const chart = new Chart(canvas, config(d));
-  return {
-    update(x) {
-      const c = config(x);
-      chart.data = c.data;
-      chart.options = c.options ?? {};
-      chart.update('none');
-    },
-    destroy: () => chart.destroy(),
-  };
+  return drawn(canvas, config, d);
 }
 
 export type HeatCell = { hour: number; weekday: number; share: number | null; n: number };
@@ -141,14 +146,5 @@ export function heatmapChart(canvas: HTMLCanvasElement, d: HeatData): Drawn<Heat
       },
     };
   };
-  const chart = new Chart(canvas, config(d));
-  return {
-    update(x) {
-      const c = config(x);
-      chart.data = c.data;
-      chart.options = c.options ?? {};
-      chart.update('none');
-    },
-    destroy: () => chart.destroy(),
-  };
+  return drawn(canvas, config, d);
 }

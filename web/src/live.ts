@@ -1,7 +1,6 @@
-// The live stream (GET /api/v1/orgs/{org}/live, PROTOCOL §5) read with fetch, so the API token
-// goes in the Authorization header (EventSource cannot send one). Reconnects with backoff; a
-// stream silent for 45 s (three missed heartbeats) is treated as dead and reopened.
-import { currentToken } from './api.ts';
+// The live stream (GET /api/v1/orgs/{org}/live, PROTOCOL §5, or a wall link's) read with fetch
+// (the session cookie goes with it). Reconnects with backoff; a stream silent for 45 s (three
+// missed heartbeats) is treated as dead and reopened.
 
 export type LiveVote = {
   id: string; deviceId: string; locationId: string; touchpointId: string | null; employeeId: string | null;
@@ -17,7 +16,7 @@ export type LiveHandlers = {
 
 const SILENCE_MS = 45_000;
 
-export function connectLive(org: string, h: LiveHandlers): () => void {
+export function connectLive(org: string, h: LiveHandlers, url = `/api/v1/orgs/${encodeURIComponent(org)}/live`): () => void {
   let stopped = false;
   let ctl: AbortController | null = null;
   let delay = 1000;
@@ -35,12 +34,11 @@ export function connectLive(org: string, h: LiveHandlers): () => void {
       silence = setTimeout(() => mine.abort(), SILENCE_MS);
     };
     try {
-      const token = currentToken();
-      const res = await fetch(`/api/v1/orgs/${encodeURIComponent(org)}/live`, {
-        headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      const res = await fetch(url, {
+        headers: { accept: 'text/event-stream' }, credentials: 'same-origin',
         signal: mine.signal, cache: 'no-store',
       });
-      if (res.status === 401 || res.status === 403) { h.onState('denied'); stopped = true; return; }
+      if (res.status === 401 || res.status === 403 || res.status === 404) { h.onState('denied'); stopped = true; return; }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       h.onState('open');
       if (opened++ > 0) h.onGap(); // votes may have been stored while we were away

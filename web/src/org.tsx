@@ -113,3 +113,18 @@ export function OrgProvider({ data, children }: { data: OrgData; children: Compo
 
 /** The sequence number of the newest received vote now: votes after it are not in a load started now. */
 export const mark = (s: OrgState): number => s.received[0]?.n ?? 0;
+
+// The management pages change locations and touchpoints: they announce it, and the shell loads
+// the organisation again (names, zones and hours everywhere follow at once).
+const CHANGED = 'loyalty:org-changed';
+export const orgChanged = (): void => { dispatchEvent(new Event(CHANGED)); };
+/** A number that grows on every orgChanged(): a dependency that reloads the organisation. */
+export function useOrgVersion(): number {
+  const [v, setV] = useState(0);
+  useEffect(() => {
+    const l = (): void => setV((x) => x + 1);
+    addEventListener(CHANGED, l);
+    return () => removeEventListener(CHANGED, l);
+  }, []);
+  return v;
+}

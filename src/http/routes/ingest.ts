@@ -3,8 +3,8 @@
 import { Type } from 'typebox';
 import type { App, AppContext } from '../context.ts';
 import { requireDevice } from '../auth.ts';
-import { HeartbeatBody, INGEST_BODY_LIMIT, IngestReply, VisitorsBody, VotesBody } from '../../ingest/schemas.ts';
-import { ingestHeartbeat, ingestVisitors, ingestVotes, MESSAGE_KINDS } from '../../ingest/service.ts';
+import { CameraBody, HeartbeatBody, INGEST_BODY_LIMIT, IngestReply, VisitorsBody, VotesBody } from '../../ingest/schemas.ts';
+import { ingestCamera, ingestHeartbeat, ingestVisitors, ingestVotes, MESSAGE_KINDS } from '../../ingest/service.ts';
 import { ErrorBody } from './schemas.ts';
 
 const bearerAuth = [{ device: [] }];
@@ -26,6 +26,14 @@ export function ingestRoutes(app: App, ctx: AppContext): void {
       body: VisitorsBody, response: { 200: IngestReply, ...errors },
     },
   }, async (req) => ingestVisitors(ctx, await requireDevice(ctx.store, ctx.refs, req, MESSAGE_KINDS.visitors), req.body));
+
+  app.post('/api/v1/ingest/camera', {
+    bodyLimit: INGEST_BODY_LIMIT,
+    schema: {
+      tags: ['devices'], summary: 'Store what a camera saw: people in front of its touchpoint, with an optional clip link (all or nothing; retries are idempotent). Late evidence re-judges the presses around it.', security: bearerAuth,
+      body: CameraBody, response: { 200: IngestReply, ...errors },
+    },
+  }, async (req) => ingestCamera(ctx, await requireDevice(ctx.store, ctx.refs, req, MESSAGE_KINDS.camera), req.body));
 
   app.post('/api/v1/ingest/heartbeat', {
     schema: { tags: ['devices'], summary: 'Report battery, signal, firmware and buffered presses', security: bearerAuth, body: HeartbeatBody,

@@ -3,20 +3,31 @@
 // Every route checks the caller's access to the org first (another org's user gets 403).
 import { Type } from 'typebox';
 import type { App, AppContext } from '../context.ts';
+import type { FastifyRequest } from 'fastify';
 import { requireUser } from '../auth.ts';
 import { commonErrors, Id, OrgParams, userAuth } from './schemas.ts';
 import { locationLimit, orgAccess } from '../../accounts/accounts.ts';
 import { forbidden, invalidField } from '../../domain/errors.ts';
 import { parseDateRange } from '../../domain/time.ts';
 import type { UserPrincipal } from '../../domain/types.ts';
-import { MISUSE_BOUNDS, MISUSE_DEFAULTS, misuseSettings, setMisuseSettings } from '../../misuse/settings.ts';
+import { locationMisuseSettings, MISUSE_BOUNDS, MISUSE_DEFAULTS, misuseSettings, setLocationMisuseSettings, setMisuseSettings } from '../../misuse/settings.ts';
 import { listAudit, listEpisodes, misuseReport, parseEpisodeId, review, type ReviewAction } from '../../misuse/review.ts';
 
 const Settings = Type.Object({
   enabled: Type.Boolean(), repeatWindowSeconds: Type.Integer(), burstMaxPresses: Type.Integer(), burstWindowSeconds: Type.Integer(),
-  streakMinRun: Type.Integer(), streakMaxGapSeconds: Type.Integer(), offHours: Type.Boolean(), episodeGapMinutes: Type.Integer(),
+  streakMinRun: Type.Integer(), streakMaxGapSeconds: Type.Integer(), offHours: Type.Boolean(),
+  camera: Type.Boolean(), cameraToleranceSeconds: Type.Integer(), cameraCoverageSeconds: Type.Integer(), cameraMaxVotesPerPerson: Type.Integer(),
+  aboveVisitors: Type.Boolean(), episodeGapMinutes: Type.Integer(),
 });
-const SettingsView = Type.Object({ settings: Settings, overrides: Type.Record(Type.String(), Type.Unknown()), defaults: Settings });
+const Overrides = Type.Record(Type.String(), Type.Unknown());
+const SettingsView = Type.Object({
+  settings: Settings, overrides: Overrides, defaults: Settings,
+  locations: Type.Record(Type.String(), Overrides, { description: 'each location\'s own overrides, on top of the org\'s settings' }),
+});
+const LocationSettingsView = Type.Object({
+  locationId: Type.String(), settings: Settings, overrides: Overrides, orgSettings: Settings, defaults: Settings,
+});
+const LocationParams = Type.Object({ org: Id, location: Id });
 const Range = Type.Object({
   from: Type.String({ description: 'first local date, inclusive (YYYY-MM-DD)' }), to: Type.String({ description: 'last local date, inclusive' }),
 });
@@ -59,6 +70,29 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
     return { ...(await setMisuseSettings(ctx.store, org.id, req.body)), defaults: MISUSE_DEFAULTS };
   });
 
+  app.get(`${base}/settings/locations/:location`, {
+    schema: {
+      tags: ['misuse'], summary: 'Fake-press filter settings at one location: effective values (defaults ← org ← location), the location\'s overrides and the org\'s settings',
+      security: userAuth, params: LocationParams, response: { 200: LocationSettingsView, ...commonErrors },
+    },
+  }, async (req) => {
+    const p = await requireUser(ctx.store, ctx.refs, req);
+    const org = await orgAccess(ctx.store, p, req.params.org, 'read');
+    return { ...(await locationMisuseSettings(ctx.store, org.id, req.params.location)), defaults: MISUSE_DEFAULTS };
+  });
+
+  app.put(`${base}/settings/locations/:location`, {
+    schema: {
+      tags: ['misuse'], security: userAuth, params: LocationParams,
+      summary: 'Overrides fake-press filter settings at one location (org admins): same fields and bounds as the org\'s except episodeGapMinutes; null resets a field to the org\'s value. Applies to votes evaluated from now on.',
+      body: Type.Unknown(), response: { 200: LocationSettingsView, ...commonErrors },
+    },
+  }, async (req) => {
+    const p = await requireUser(ctx.store, ctx.refs, req);
+    const org = await orgAccess(ctx.store, p, req.params.org, 'admin');
+    return { ...(await setLocationMisuseSettings(ctx.store, org.id, req.params.location, req.body)), defaults: MISUSE_DEFAULTS };
+  });
+
   app.get(`${base}/episodes`, {
     schema: {
       tags: ['misuse'], summary: 'Review queue: flagged presses grouped into episodes per device, with their timeline', security: userAuth, params: OrgParams,
@@ -73,6 +107,14 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
     return { rows: await listEpisodes(ctx.store, org.id, { from, to, status, onlyLocations: locationLimit(p) }) };
   });
 
+  /** A review decision's caller: a reviewer of the org, with the reason the decision needs. */
+  const reviewRequest = async (req: FastifyRequest, orgId: string, body: unknown) => {
+    const p = await requireUser(ctx.store, ctx.refs, req);
+    const org = await orgAccess(ctx.store, p, orgId, 'read');
+    requireReviewer(p);
+    return { p, org, reason: reasonOf(body) };
+  };
+
   app.post(`${base}/episodes/:id/:action`, {
     schema: {
       tags: ['misuse'], summary: 'Confirms (held back from scores) or restores (counted) every flagged press of an episode; audited', security: userAuth,
@@ -80,10 +122,7 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
       response: { 200: ReviewOut, ...commonErrors },
     },
   }, async (req) => {
-    const p = await requireUser(ctx.store, ctx.refs, req);
-    const org = await orgAccess(ctx.store, p, req.params.org, 'read');
-    requireReviewer(p);
-    const reason = reasonOf(req.body);
+    const { p, org, reason } = await reviewRequest(req, req.params.org, req.body);
     const ep = parseEpisodeId(req.params.id);
     return review(ctx.store, org.id, p.userId, req.params.action as ReviewAction, { scope: 'episode', ...ep }, reason, locationLimit(p));
   });
@@ -96,10 +135,7 @@ export function misuseRoutes(app: App, ctx: AppContext): void {
       response: { 200: ReviewOut, ...commonErrors },
     },
   }, async (req) => {
-    const p = await requireUser(ctx.store, ctx.refs, req);
-    const org = await orgAccess(ctx.store, p, req.params.org, 'read');
-    requireReviewer(p);
-    const reason = reasonOf(req.body);
+    const { p, org, reason } = await reviewRequest(req, req.params.org, req.body);
     return review(ctx.store, org.id, p.userId, req.params.action as ReviewAction, { scope: 'vote', deviceId: req.body.deviceId, eventId: req.body.eventId }, reason, locationLimit(p));
   });
 

@@ -6,6 +6,7 @@ import { mark, useOrg, type Received } from '../org.tsx';
 import { useData } from '../data.ts';
 import { locationFigures, newestVote, withLive, type LocFigures } from '../figures.ts';
 import { Card, Change, ErrorNote, Figure, PeriodPicker, Rate } from '../components.tsx';
+import { ExportButtons, lastDays } from '../exports.tsx';
 import { Link } from '../router.ts';
 import { score, share, sum, type Scoring } from '../stats.ts';
 import { isOpen, timeIn, zoneName } from '../time.ts';
@@ -57,6 +58,7 @@ export function Overview({ days }: { days: number }) {
       <div class="toolbar">
         <h1>{t.overview.title}</h1>
         <PeriodPicker days={days} />
+        <ExportButtons path={`/api/v1/orgs/${s.org.id}/reports/tactical`} query={lastDays(s.locations, days)} />
       </div>
       <ErrorNote error={loaded.error} />
       <div class="summary">

@@ -5,6 +5,7 @@ import { useOrg } from '../org.tsx';
 import { useData } from '../data.ts';
 import { scores } from '../api.ts';
 import { Card, ErrorNote, IntervalBar, PeriodPicker, ScoreBadge } from '../components.tsx';
+import { ExportButtons, lastDays } from '../exports.tsx';
 import { addDays, countsOf, score, share, total, wilson, type Counts } from '../stats.ts';
 import { dayIn } from '../time.ts';
 import { locationFigures } from '../figures.ts';
@@ -67,6 +68,7 @@ export function Rankings({ days }: { days: number }) {
       <div class="toolbar">
         <h1>{t.rankings.title}</h1>
         <PeriodPicker days={days} />
+        <ExportButtons path={`/api/v1/orgs/${s.org.id}/reports/employees`} query={lastDays(s.locations, days)} />
       </div>
       <ErrorNote error={employees.error ?? locations.error} />
       <p class="note muted">{t.rankings.note}</p>

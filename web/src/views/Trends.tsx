@@ -6,6 +6,7 @@ import { useOrg } from '../org.tsx';
 import { useData } from '../data.ts';
 import { scores, type ScoreFilter } from '../api.ts';
 import { Card, Change, ErrorNote, PeriodPicker } from '../components.tsx';
+import { ExportButtons, lastDays } from '../exports.tsx';
 import { navigate, withQuery } from '../router.ts';
 import { addDays, bucketize, compare, countsOf, seriesRange, share, total, wilson, type Bucket, type Granularity } from '../stats.ts';
 import { dayIn, WEEK_ORDER } from '../time.ts';
@@ -143,6 +144,7 @@ export function Trends({ days }: { days: number }) {
           </select>
         </label>
         <PeriodPicker days={days} />
+        <ExportButtons path={`/api/v1/orgs/${s.org.id}/reports/tactical`} query={{ ...lastDays(s.locations, days), trend: days > 31 ? 'week' : 'day', ...(loc ? { locations: loc.id } : {}) }} />
       </div>
       <TrendsPanel filter={{ locationId: loc?.id }} tz={loc?.timezone ?? null} days={days} />
       <Card title={t.trends.comparison} id="comparison">
