@@ -1,4 +1,5 @@
 // Configuration comes from the environment only (PROTOCOL.md §0); defaults give a working local system.
+import { parseNetwork } from './alerts/destination.ts';
 export type Config = {
   port: number; host: string; dataDir: string; databaseUrl: string | undefined; logLevel: string;
   /** PostgreSQL schema to keep the tables in (several instances can share one database); default: the search path's. */
@@ -10,6 +11,8 @@ export type Config = {
   publicUrl: string | undefined;
   /** How often the alert evaluator runs (README "Alerts"). */
   alertsIntervalSeconds: number;
+  /** Where alert webhooks may connect (src/alerts/destination.ts): internal addresses are refused unless allowed here. */
+  webhookAllowPrivate: boolean; webhookAllowedNetworks: string[];
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number, what: string): number | undefined {
@@ -20,9 +23,30 @@ function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number, wha
   return n;
 }
 
+function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, not "${raw}"`);
+}
+
+function networks(env: NodeJS.ProcessEnv, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of list) {
+    try { parseNetwork(n); } catch (e) { throw new Error(`${name}: ${(e as Error).message}`); }
+  }
+  return list;
+}
+
 /** How the configured store is opened: every command goes through this one place. */
 export function storeOptionsOf(c: Config): { databaseUrl: string | undefined; pgSchema: string | undefined; dataDir: string } {
   return { databaseUrl: c.databaseUrl, pgSchema: c.databaseSchema, dataDir: c.dataDir };
+}
+
+/** Where alert webhooks may connect, for src/alerts/destination.ts. */
+export function webhookOptionsOf(c: Config): { allowPrivate: boolean; allowedNetworks: string[] } {
+  return { allowPrivate: c.webhookAllowPrivate, allowedNetworks: c.webhookAllowedNetworks };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -42,5 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttConsumers: int(env, 'MQTT_CONSUMERS', 1, 256, 'a number of connections from 1 to 256'),
     publicUrl: env['PUBLIC_URL'] || undefined,
     alertsIntervalSeconds: int(env, 'ALERTS_INTERVAL_SECONDS', 5, 3600, 'a number of seconds from 5 to 3600') ?? 60,
+    webhookAllowPrivate: bool(env, 'WEBHOOK_ALLOW_PRIVATE') ?? false,
+    webhookAllowedNetworks: networks(env, 'WEBHOOK_ALLOWED_NETWORKS'),
   };
 }
