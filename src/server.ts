@@ -10,9 +10,10 @@ import { FleetMonitor, type FleetMonitorOptions } from './devices/fleet.ts';
 import { buildApp } from './http/app.ts';
 import type { App, AppContext } from './http/context.ts';
 import { startMqtt, type MqttOptions, type MqttTransport } from './mqtt/index.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig, webhookOptionsOf } from './config.ts';
 import { AlertEvaluator } from './alerts/evaluate.ts';
 import { AlertDelivery } from './alerts/delivery.ts';
+import { DestinationPolicy, type DestinationOptions } from './alerts/destination.ts';
 
 /** The alert loops (src/alerts): evaluation every intervalMs, delivery of the outbox every deliveryIntervalMs. */
 export type AlertsOptions = { publicUrl?: string | undefined; intervalMs?: number | undefined; deliveryIntervalMs?: number | undefined; mailer?: Mailer | null | undefined };
@@ -37,6 +38,8 @@ export async function startServer(o: {
   relay?: Partial<Omit<PgRelayOptions, 'connection' | 'schema' | 'onError'>> | false;
   /** Alert evaluation and delivery, on by default from the environment (PUBLIC_URL, ALERTS_INTERVAL_SECONDS, SMTP_URL); false = none. */
   alerts?: AlertsOptions | false;
+  /** Where alert webhooks may connect (src/alerts/destination.ts); default from WEBHOOK_ALLOW_PRIVATE and WEBHOOK_ALLOWED_NETWORKS: internal addresses refused. */
+  webhooks?: DestinationOptions;
   /** Scheduled email reports (src/reports/schedules.ts): on when a mailer is given or SMTP_URL is set; false = off. */
   reports?: (SchedulerOptions & { mailer?: Mailer | undefined }) | false;
 } = {}): Promise<Server> {
@@ -48,7 +51,8 @@ export async function startServer(o: {
   // On PostgreSQL the other nodes get them too, and this node's streams get theirs.
   let relay: PgRelay | null = null;
   const committer = new GroupCommitter(store, (votes) => { live.publish(votes); relay?.publish(votes); });
-  const ctx: AppContext = { store, refs, committer, bus: new DeviceBus() };
+  const webhooks = new DestinationPolicy(o.webhooks ?? webhookOptionsOf(loadConfig()));
+  const ctx: AppContext = { store, refs, committer, bus: new DeviceBus(), webhooks };
   const app = await buildApp(ctx, { logger: o.logger, live });
   if (store.pgConnection && o.relay !== false) {
     relay = new PgRelay(live, { ...o.relay, connection: store.pgConnection, schema: store.pgSchema, onError: (err, msg) => app.log.warn({ err }, msg) });
@@ -79,7 +83,7 @@ export async function startServer(o: {
     const onError = (err: unknown): void => app.log.error({ err }, 'alerts pass failed');
     alerts = {
       evaluator: new AlertEvaluator(store, { publicUrl: o.alerts?.publicUrl ?? env.publicUrl, intervalMs: o.alerts?.intervalMs ?? env.alertsIntervalSeconds * 1000, onError }),
-      delivery: new AlertDelivery(store, { mailer, intervalMs: o.alerts?.deliveryIntervalMs ?? 10_000, onError }),
+      delivery: new AlertDelivery(store, { mailer, webhooks, intervalMs: o.alerts?.deliveryIntervalMs ?? 10_000, onError }),
     };
     alerts.evaluator.start();
     alerts.delivery.start();

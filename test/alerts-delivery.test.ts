@@ -2,6 +2,8 @@
 // HMAC signature and the body, with failures retried on the documented backoff and, past the last
 // attempt, a dead letter that the API re-drives; and to a real SMTP listener (smtp-server): the
 // message in each recipient's language, an SMTP outage retried from the outbox. Time is injected.
+// The receiver is on 127.0.0.1, which webhooks may not reach by default: the server and the delivery
+// passes here allow that one address explicitly, and the default's refusal is tested too.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -12,22 +14,26 @@ import { SmtpListener } from './smtp.ts';
 import { Api, eachBackend, type Fixture } from './harness.ts';
 import { evaluateAlerts } from '../src/alerts/evaluate.ts';
 import { deliverDue } from '../src/alerts/delivery.ts';
+import { DestinationPolicy, type Resolve } from '../src/alerts/destination.ts';
 import { Mailer } from '../src/mail/mailer.ts';
 
 const MIN = 60_000;
 const S = 1000;
 const NOW = Date.parse('2026-11-10T12:00:00Z');
+/** The receiver's address, allowed as an operator would with WEBHOOK_ALLOWED_NETWORKS=127.0.0.1. */
+const RECEIVER = { allowedNetworks: ['127.0.0.1'] };
 type Hit = { headers: Record<string, string | string[] | undefined>; body: string; verified: boolean; json: any };
 
 eachBackend('alert delivery', (ctx) => {
   let api: Api;
   let receiver: HttpServer;
   let hookUrl = '';
+  let port = 0;
   const hits: Hit[] = [];
   let answer = 200;
   let secret = '';
   before(async () => {
-    api = await Api.start(ctx().store);
+    api = await Api.start(ctx().store, { webhooks: RECEIVER });
     await api.server.alerts?.evaluator.stop();
     await api.server.alerts?.delivery.stop();
     receiver = createServer((req, res) => {
@@ -45,7 +51,8 @@ eachBackend('alert delivery', (ctx) => {
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
+    port = (receiver.address() as AddressInfo).port;
+    hookUrl = `http://127.0.0.1:${port}/alerts`;
   });
   after(async () => { await api.close(); receiver.closeAllConnections(); await new Promise<void>((r) => receiver.close(() => r())); });
 
@@ -65,7 +72,7 @@ eachBackend('alert delivery', (ctx) => {
     secret = h.secret;
     return { webhookIds: [h.id] };
   };
-  const opts = { backoffMs: 30 * S, maxAttempts: 4, mailer: null };
+  const opts = { backoffMs: 30 * S, maxAttempts: 4, mailer: null, webhooks: new DestinationPolicy(RECEIVER) };
 
   it('webhook: signed JSON; failures retried with exponential backoff (30 s, 60 s) until delivered', async () => {
     hits.length = 0;
@@ -144,6 +151,52 @@ eachBackend('alert delivery', (ctx) => {
     assert.ok(hits.every((h) => h.verified));
     const history = (await api.ok('GET', `/api/v1/orgs/${f.orgId}/alerts/${alertId}`, undefined)).history;
     assert.deepEqual(history.map((h: any) => h.action), ['opened', 'redriven']);
+  });
+
+  /** A webhook whose URL is a name, for a resolver that the test controls. */
+  const named = (host: string) => async (f: Fixture): Promise<{ webhookIds: string[] }> => {
+    const h = await api.ok('POST', `/api/v1/orgs/${f.orgId}/alert-webhooks`, { name: 'named', url: `http://${host}:${port}/alerts` }, 201);
+    secret = h.secret;
+    return { webhookIds: [h.id] };
+  };
+  const deadLetters = async (f: Fixture): Promise<any[]> => (await api.ok('GET', `/api/v1/orgs/${f.orgId}/alert-deliveries?state=dead`, undefined)).rows;
+
+  it('webhook destination: a name resolving to a loopback address is refused at delivery by default (a dead letter at once, nothing sent); with the allowance it is delivered', async () => {
+    hits.length = 0;
+    answer = 200;
+    const asked: string[] = [];
+    // Saved as a name (no DNS then); at delivery the name resolves to the receiver's loopback address.
+    const resolve: Resolve = (host, _o, cb) => { asked.push(host); cb(null, [{ address: '127.0.0.1', family: 4 }]); };
+    const { f, alertId } = await breach(named('receiver.example.test'));
+    assert.deepEqual(await deliverDue(ctx().store, NOW, { ...opts, webhooks: undefined, resolve }), { delivered: 0, failed: 0, dead: 1 }, 'no retries: they cannot help');
+    assert.deepEqual(asked, ['receiver.example.test']);
+    assert.equal(hits.length, 0, 'the receiver got nothing');
+    const dead = await deadLetters(f);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].attempts, 1);
+    assert.match(dead[0].lastError, /^webhook address 127\.0\.0\.1 is not allowed \(loopback/);
+    // The operator allows the receiver; the re-driven delivery reaches it through the same name.
+    await api.ok('POST', `/api/v1/orgs/${f.orgId}/alert-deliveries/${dead[0].id}/redrive`, undefined);
+    assert.deepEqual(await deliverDue(ctx().store, Date.now() + S, { ...opts, resolve }), { delivered: 1, failed: 0, dead: 0 });
+    assert.equal(hits.length, 1);
+    assert.ok(hits[0]!.verified);
+    assert.equal(hits[0]!.headers.host, `receiver.example.test:${port}`);
+    assert.equal(hits[0]!.json.alert.id, alertId);
+  });
+
+  it('webhook destination: one refused address among a name\'s addresses refuses it; a literal address saved under an allowance is refused once it is withdrawn', async () => {
+    hits.length = 0;
+    answer = 200;
+    // A public address first and a private one after it: the connection could land on either.
+    const resolve: Resolve = (_host, _o, cb) => { cb(null, [{ address: '93.184.215.14', family: 4 }, { address: '10.0.0.5', family: 4 }]); };
+    const mixed = await breach(named('mixed.example.test'));
+    assert.deepEqual(await deliverDue(ctx().store, NOW, { ...opts, resolve, timeoutMs: 2000 }), { delivered: 0, failed: 0, dead: 1 });
+    assert.match((await deadLetters(mixed.f))[0].lastError, /^webhook address 10\.0\.0\.5 is not allowed \(private network/);
+    // http://127.0.0.1:… was accepted under RECEIVER; the default policy refuses it without a lookup.
+    const literal = await breach(webhook);
+    assert.deepEqual(await deliverDue(ctx().store, NOW, { ...opts, webhooks: new DestinationPolicy() }), { delivered: 0, failed: 0, dead: 1 });
+    assert.match((await deadLetters(literal.f))[0].lastError, /^webhook address 127\.0\.0\.1 is not allowed \(loopback/);
+    assert.equal(hits.length, 0);
   });
 
   it('email: each recipient in their language through a real SMTP listener; an SMTP outage is retried from the outbox', async () => {

@@ -110,8 +110,17 @@ eachBackend('alerts', (ctx) => {
     assert.equal(w.status, 400);
     assert.equal(w.body.error.field, 'url');
     assert.deepEqual((await api.ok('GET', `/api/v1/orgs/${f.orgId}/alert-webhooks`, undefined)).rows, []);
+    // The default destination policy (WEBHOOK_* unset): internal addresses, credentials in the URL.
+    const internal = ['http://127.0.0.1/', 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.5:8080/x', 'http://[::1]/', 'http://[::ffff:192.168.1.1]/',
+      'http://[fd00::1]/', 'http://100.64.0.1/', 'http://0x7f.1/', 'http://localhost:8080/', 'https://user:pw@hooks.example.test/'];
+    for (const url of internal) {
+      const r = await api.call('POST', `/api/v1/orgs/${f.orgId}/alert-webhooks`, { name: 'x', url });
+      assert.equal(r.status, 400, url);
+      assert.equal(r.body.error.field, 'url', url);
+    }
+    assert.deepEqual((await api.ok('GET', `/api/v1/orgs/${f.orgId}/alert-webhooks`, undefined)).rows, [], 'none of them saved');
     const mine = await api.ok('POST', `/api/v1/orgs/${f.orgId}/alert-webhooks`, { name: 'ops', url: 'https://hooks.example.test/ops' }, 201);
-    for (const [body, field] of [[{ url: 'ftp://files.example.test' }, 'url'], [{ enabled: 'no' }, 'enabled'], [{ name: '' }, 'name']] as const) {
+    for (const [body, field] of [[{ url: 'ftp://files.example.test' }, 'url'], [{ url: 'http://169.254.169.254/' }, 'url'], [{ url: 'http://192.168.0.10/', name: 'renamed' }, 'url'], [{ enabled: 'no' }, 'enabled'], [{ name: '' }, 'name']] as const) {
       const r = await api.call('PATCH', `/api/v1/orgs/${f.orgId}/alert-webhooks/${mine.id}`, body);
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.equal(r.body.error.field, field);

@@ -75,8 +75,9 @@ export class Api {
   readonly server: Server;
   readonly adminToken: string;
   private constructor(server: Server, token: string) { this.server = server; this.adminToken = token; }
-  static async start(store: Store): Promise<Api> {
-    const server = await startServer({ store });
+  /** `o`: further startServer options (e.g. `webhooks`), the store aside. */
+  static async start(store: Store, o: Omit<NonNullable<Parameters<typeof startServer>[0]>, 'store'> = {}): Promise<Api> {
+    const server = await startServer({ ...o, store });
     return new Api(server, await adminToken(store));
   }
   get url(): string { return this.server.url; }

@@ -2,7 +2,11 @@
 // signed webhooks. Each row is claimed by compare-and-set (several server nodes never send one
 // twice at once), retried with exponential backoff, and after maxAttempts kept as a dead letter
 // that a person can re-drive. The outbox is a table, so pending deliveries survive a restart.
+// Webhooks connect only to addresses the destination policy allows (./destination.ts); a refused
+// one is a dead letter at once.
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Store } from '../store/db.ts';
 import type { AlertOutboxTable } from '../store/schema.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -11,6 +15,7 @@ import { conflict, notFound } from '../domain/errors.ts';
 import { alertOf } from './alerts.ts';
 import { alertEmail } from './email.ts';
 import type { AlertLang } from './rules.ts';
+import { DestinationPolicy, DestinationRefused, type Resolve } from './destination.ts';
 
 export type DeliveryOptions = {
   mailer?: Mailer | null | undefined;
@@ -22,7 +27,13 @@ export type DeliveryOptions = {
   /** How long a claim holds a row while it is being sent (default 2 min). */
   claimMs?: number | undefined;
   timeoutMs?: number | undefined;
+  /** Where webhooks may connect (default: internal addresses refused). */
+  webhooks?: DestinationPolicy | undefined;
+  /** The DNS lookup behind the policy's check (default dns.lookup); tests map names to chosen addresses. */
+  resolve?: Resolve | undefined;
 };
+
+const DEFAULT_POLICY = new DestinationPolicy();
 
 /** The signature header's value: HMAC-SHA256 over "{timestamp}.{body}" with the webhook's secret, hex. */
 export function signature(secret: string, timestamp: string, body: string): string {
@@ -42,16 +53,20 @@ export async function deliverDue(store: Store, now: number, opts: DeliveryOption
     if (Number(claim.numUpdatedRows) !== 1) continue; // another node has it
     const attempts = row.attempts + 1;
     let error: string | null = null;
+    let permanent = false;
     try {
-      await send(store, row, opts.mailer ?? null, o.timeoutMs, now);
+      await send(store, row, now, { mailer: opts.mailer ?? null, timeoutMs: o.timeoutMs, webhooks: opts.webhooks ?? DEFAULT_POLICY, resolve: opts.resolve });
     } catch (e) {
       error = (e instanceof Error ? e.message : String(e)).slice(0, 500);
+      // A refused destination stays refused until the webhook or the configuration changes: no
+      // retries (which would only probe the address again); a re-drive sends it after the fix.
+      permanent = e instanceof DestinationRefused;
     }
     if (error === null) {
       await store.db.updateTable('alert_outbox').set({ state: 'delivered', attempts, delivered_at: now, last_error: null }).where('id', '=', row.id).execute();
       result.delivered++;
     } else {
-      const dead = attempts >= o.maxAttempts;
+      const dead = permanent || attempts >= o.maxAttempts;
       await store.db.updateTable('alert_outbox').set({ state: dead ? 'dead' : 'pending', attempts, last_error: error, next_at: dead ? now : now + backoff(attempts, o) }).where('id', '=', row.id).execute();
       if (dead) result.dead++; else result.failed++;
     }
@@ -59,7 +74,9 @@ export async function deliverDue(store: Store, now: number, opts: DeliveryOption
   return result;
 }
 
-async function send(store: Store, row: AlertOutboxTable, mailer: Mailer | null, timeoutMs: number, now: number): Promise<void> {
+type SendOptions = { mailer: Mailer | null; timeoutMs: number; webhooks: DestinationPolicy; resolve: Resolve | undefined };
+
+async function send(store: Store, row: AlertOutboxTable, now: number, { mailer, ...o }: SendOptions): Promise<void> {
   const a = await store.db.selectFrom('alerts').selectAll().where('id', '=', row.alert_id).executeTakeFirstOrThrow();
   const alert = alertOf(a);
   const rule = await store.db.selectFrom('alert_rules').select(['name']).where('id', '=', a.rule_id).executeTakeFirstOrThrow();
@@ -81,12 +98,30 @@ async function send(store: Store, row: AlertOutboxTable, mailer: Mailer | null, 
   if (!hook.enabled) throw new Error('webhook is disabled');
   const body = JSON.stringify({ event: `alert.${row.event}`, deliveryId: row.id, sentAt: new Date(now).toISOString(), rule: { id: a.rule_id, name: rule.name }, location: loc && a.location_id ? { id: a.location_id, name: loc.name, timezone: loc.timezone } : null, alert });
   const timestamp = String(Math.floor(now / 1000));
-  const res = await fetch(hook.url, {
-    method: 'POST', body, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual',
-    headers: { 'content-type': 'application/json', 'user-agent': 'LoyaltyButton-Alerts/1', 'x-loyalty-event': `alert.${row.event}`, 'x-loyalty-delivery': row.id, 'x-loyalty-timestamp': timestamp, 'x-loyalty-signature': signature(hook.secret, timestamp, body) },
+  const status = await post(new URL(hook.url), body, {
+    'content-type': 'application/json', 'user-agent': 'LoyaltyButton-Alerts/1', 'x-loyalty-event': `alert.${row.event}`, 'x-loyalty-delivery': row.id, 'x-loyalty-timestamp': timestamp, 'x-loyalty-signature': signature(hook.secret, timestamp, body),
+  }, o);
+  if (status < 200 || status >= 300) throw new Error(`webhook answered ${status}`);
+}
+
+/**
+ * POSTs through node:http(s) rather than fetch: its `lookup` option lets the destination policy
+ * check the very addresses the socket connects to. Redirects are not followed (a 3xx is a failure);
+ * one connection per delivery (no pooled socket outlives its check).
+ */
+function post(url: URL, body: string, headers: Record<string, string>, o: Omit<SendOptions, 'mailer'>): Promise<number> {
+  o.webhooks.checkTarget(url); // a literal address never reaches `lookup`
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: false,
+      lookup: o.webhooks.lookup(o.resolve), signal: AbortSignal.timeout(o.timeoutMs),
+    }, (res) => {
+      res.resume(); // the answer's body is not needed
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (e) => reject(e.name === 'AbortError' ? new Error(`webhook did not answer within ${o.timeoutMs} ms`) : e));
+    req.end(body);
   });
-  await res.body?.cancel();
-  if (res.status < 200 || res.status >= 300) throw new Error(`webhook answered ${res.status}`);
 }
 
 export type OutboxRow = { id: string; alertId: string; event: string; channel: string; target: string; state: string; attempts: number; nextAt: string; lastError: string | null; createdAt: string; deliveredAt: string | null };

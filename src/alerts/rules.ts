@@ -5,6 +5,7 @@ import type { AlertRulesTable, AlertWebhooksTable } from '../store/schema.ts';
 import { newId, newSecret } from '../domain/ids.ts';
 import { invalidField, notFound } from '../domain/errors.ts';
 import { SPIKE } from './spike.ts';
+import type { DestinationPolicy } from './destination.ts';
 
 export const RULE_KINDS = ['score_below', 'spike', 'device_offline', 'battery_low'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
@@ -137,16 +138,9 @@ export async function updateRule(store: Store, orgId: string, id: string, userId
 export type Webhook = { id: string; orgId: string; name: string; url: string; enabled: boolean; createdAt: string };
 const webhookOf = (w: AlertWebhooksTable): Webhook => ({ id: w.id, orgId: w.org_id, name: w.name, url: w.url, enabled: !!w.enabled, createdAt: new Date(w.created_at).toISOString() });
 
-function checkUrl(url: string): string {
-  let u: URL;
-  try { u = new URL(url); } catch { throw invalidField('url', 'url must be an absolute http(s) URL'); }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw invalidField('url', 'url must be http or https');
-  return u.toString();
-}
-
-/** A new webhook and its signing secret, which is shown only in this answer. */
-export async function createWebhook(store: Store, orgId: string, input: { name: string; url: string }, now = Date.now()): Promise<Webhook & { secret: string }> {
-  const row: AlertWebhooksTable = { id: newId('awh'), org_id: orgId, name: input.name.trim(), url: checkUrl(input.url), secret: newSecret('lbw'), enabled: 1, created_at: now };
+/** A new webhook and its signing secret, which is shown only in this answer; its URL must pass `policy` (400 naming `url`). */
+export async function createWebhook(store: Store, policy: DestinationPolicy, orgId: string, input: { name: string; url: string }, now = Date.now()): Promise<Webhook & { secret: string }> {
+  const row: AlertWebhooksTable = { id: newId('awh'), org_id: orgId, name: input.name.trim(), url: policy.checkUrl(input.url), secret: newSecret('lbw'), enabled: 1, created_at: now };
   await store.db.insertInto('alert_webhooks').values(row).execute();
   return { ...webhookOf(row), secret: row.secret };
 }
@@ -155,10 +149,10 @@ export async function listWebhooks(store: Store, orgId: string): Promise<Webhook
   return (await store.db.selectFrom('alert_webhooks').selectAll().where('org_id', '=', orgId).orderBy('created_at').execute()).map(webhookOf);
 }
 
-export async function updateWebhook(store: Store, orgId: string, id: string, input: { name?: string | undefined; url?: string | undefined; enabled?: boolean | undefined }): Promise<Webhook> {
+export async function updateWebhook(store: Store, policy: DestinationPolicy, orgId: string, id: string, input: { name?: string | undefined; url?: string | undefined; enabled?: boolean | undefined }): Promise<Webhook> {
   const set: Partial<AlertWebhooksTable> = {};
   if (input.name !== undefined) set.name = input.name.trim();
-  if (input.url !== undefined) set.url = checkUrl(input.url);
+  if (input.url !== undefined) set.url = policy.checkUrl(input.url);
   if (input.enabled !== undefined) set.enabled = input.enabled ? 1 : 0;
   const q = store.db.updateTable('alert_webhooks').where('org_id', '=', orgId).where('id', '=', id);
   const res = Object.keys(set).length ? await q.set(set).executeTakeFirst() : null;

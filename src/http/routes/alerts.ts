@@ -106,24 +106,24 @@ export function alertRoutes(app: App, ctx: AppContext): void {
     schema: {
       tags: ['alerts'], security: userAuth, params: OrgParams,
       summary: 'Adds a webhook (org admins). The answer carries its signing secret, shown only this once: each delivery has X-Loyalty-Timestamp and X-Loyalty-Signature = "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body)',
-      body: Type.Object({ name: Name, url: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+      body: Type.Object({ name: Name, url: Type.String({ minLength: 1, maxLength: 2000, description: 'http(s), no user name or password; internal addresses (loopback, private, link-local, …) are refused unless the operator allows them (README "Alerts")' }) }, { additionalProperties: false }),
       response: { 201: Type.Intersect([WebhookOut, Type.Object({ secret: Type.String() })]), ...commonErrors },
     },
   }, async (req, reply) => {
     const p = await requireUser(ctx.store, ctx.refs, req);
     const o = await orgAccess(ctx.store, p, req.params.org, 'admin');
-    return reply.status(201).send(await createWebhook(ctx.store, o.id, req.body));
+    return reply.status(201).send(await createWebhook(ctx.store, ctx.webhooks, o.id, req.body));
   });
   app.patch(`${org}/alert-webhooks/:id`, {
     schema: {
-      tags: ['alerts'], summary: 'Renames, re-points or disables a webhook (org admins)', security: userAuth, params: IdParams,
+      tags: ['alerts'], summary: 'Renames, re-points or disables a webhook (org admins); a new url is checked as on creation', security: userAuth, params: IdParams,
       body: Type.Object({ name: Type.Optional(Name), url: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })), enabled: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
       response: { 200: WebhookOut, ...commonErrors },
     },
   }, async (req) => {
     const p = await requireUser(ctx.store, ctx.refs, req);
     const o = await orgAccess(ctx.store, p, req.params.org, 'admin');
-    return updateWebhook(ctx.store, o.id, req.params.id, req.body);
+    return updateWebhook(ctx.store, ctx.webhooks, o.id, req.params.id, req.body);
   });
 
   // ---- Alerts
