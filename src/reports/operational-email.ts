@@ -27,7 +27,7 @@ const T = {
   },
 } as const;
 
-const utc = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')}`;
+const utc = (iso: string): string => iso.slice(0, 16).replace('T', ' ');
 
 /** The mail of the operational report of `day` (a past day: the scheduler's "yesterday"). */
 export async function operationalEmail(rep: OperationalReport, day: string, orgName: string, to: string, lang: Lang): Promise<Message> {
