@@ -1,7 +1,7 @@
 // Scheduled email reports: run times in a zone across DST and month ends (expected instants written
 // out by hand), catch-up after downtime sends once, an SMTP outage keeps the run due until a real
 // SMTP listener comes back, the reader's language, and the schedules API (own / org admin, other
-// tenants, malformed input).
+// tenants, malformed input), and the daily operational mail checked against the operational API.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type AddressObject } from 'mailparser';
@@ -9,6 +9,7 @@ import { SmtpListener } from './smtp.ts';
 import ExcelJS from 'exceljs';
 import { Api, eachBackend } from './harness.ts';
 import { Mailer } from '../src/mail/mailer.ts';
+import { FIRST_DATA_ROW } from '../src/exports/xlsx.ts';
 import { latestDue, nextRun, periodOf, ReportScheduler, zonedInstant } from '../src/reports/schedules.ts';
 
 const Z = (s: string): number => Date.parse(s);
@@ -187,6 +188,83 @@ eachBackend('scheduled email reports', (ctx) => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(mail.attachments[0]!.content as unknown as ArrayBuffer);
     assert.deepEqual(wb.worksheets.map((w) => w.name), ['Employees', 'Summary']);
+    await api.ok('DELETE', `${base}${org}/report-schedules/${created.id}`, undefined, 204, viewerToken);
+  });
+
+  it('an operational schedule is daily only; it mails yesterday hour by hour in Russian, worst location first, with the devices and an xlsx that matches the API', async () => {
+    // A second, weaker location in another zone: 2 satisfied of 10 on its 14 November, and a panel that never reported.
+    const weak = (await api.ok('POST', `${base}${org}/locations`, { name: 'Station kiosk', timezone: 'Asia/Yekaterinburg' }, 201)).id;
+    const kiosk = await api.ok('POST', `${base}${org}/devices`, { kind: 'panel', locationId: weak }, 201);
+    const events = Array.from({ length: 10 }, (_, i) => ({ id: `k${i}`, ts: Z('2026-11-14T04:00:00Z') + i * 1_200_000, button: i < 2 ? 'satisfied' : 'dissatisfied' }));
+    assert.equal((await api.votes(kiosk.token, events)).status, 200);
+    const mute = await api.ok('POST', `${base}${org}/devices`, { kind: 'panel', name: 'Back door panel', locationId: weak }, 201);
+    // Weekly or monthly would show one day of the period: refused, naming the field, nothing written.
+    const count = (await schedules()).length;
+    for (const frequency of ['weekly', 'monthly']) {
+      const r = await api.call('POST', `${base}${org}/report-schedules`, { frequency, report: 'operational', timezone: 'Europe/Moscow', sendHour: 9 }, viewerToken);
+      assert.equal(r.status, 400, frequency);
+      assert.equal(r.body.error.field, 'report', frequency);
+    }
+    assert.equal((await schedules()).length, count);
+
+    const created = await api.ok('POST', `${base}${org}/report-schedules`, { frequency: 'daily', report: 'operational', timezone: 'Europe/Moscow', sendHour: 9, lang: 'ru', locations: [loc, weak] }, 201, viewerToken);
+    assert.equal(created.report, 'operational');
+    await ctx().store.db.updateTable('report_schedules').set({ next_run_at: Z('2026-11-15T06:00:00Z') }).where('id', '=', created.id).execute();
+    if (!smtp.running) await smtp.start(0);
+    const sched = new ReportScheduler(ctx().store, new Mailer({ url: `smtp://127.0.0.1:${smtp.port}`, attempts: 2, backoffMs: 5 }), { now: () => Z('2026-11-15T06:05:00Z') });
+    assert.equal(await sched.tick(), 1);
+    const mail = smtp.inbox.at(-1)!;
+    assert.equal(mail.subject, 'Schedule Bakery: оперативный отчёт за 2026-11-14', 'yesterday in Moscow, in Russian');
+    const html = String(mail.html);
+    assert.match(html, /<html lang="ru">[\s\S]*Оперативный отчёт/);
+
+    // What the API says of that day, for the same locations, as the viewer.
+    const want = await api.ok('GET', `${base}${org}/reports/operational?day=2026-11-14&locations=${loc},${weak}`, undefined, 200, viewerToken);
+    const sum = (hours: any[], k: 'satisfied' | 'dissatisfied' | 'flagged'): number => hours.reduce((a, c) => a + (c?.[k] ?? 0), 0);
+    const byId = new Map<string, any>(want.locations.map((l: any) => [l.id, l]));
+    assert.deepEqual([sum(byId.get(loc).hours, 'satisfied') + sum(byId.get(loc).hours, 'dissatisfied'), sum(byId.get(weak).hours, 'satisfied'), sum(byId.get(weak).hours, 'dissatisfied')], [30, 2, 8]);
+    // Worst first, by the upper end of each location's interval as the API gives it: the kiosk, then Old town.
+    const order = [...want.locations].sort((a: any, b: any) => a.total.wilson[1] - b.total.wilson[1]).map((l: any) => l.id);
+    assert.deepEqual(order, [weak, loc]);
+    const at = order.map((id) => html.indexOf(`data-location="${id}"`));
+    assert.ok(at[0]! >= 0 && at[0]! < at[1]!, `worst first: ${at}`);
+    for (const l of want.locations) assert.match(html, new RegExp(`data-location="${l.id}"><td>${l.label}</td><td align="right">${l.total.total}</td>`));
+    // The devices the API says need someone are listed, the silent-from-the-start panel among them, in Russian.
+    assert.ok(want.devices.some((d: any) => d.id === mute.id && d.problem === 'never_seen'), JSON.stringify(want.devices));
+    for (const d of want.devices) assert.match(html, new RegExp(`data-device="${d.id}"`));
+    assert.match(html, new RegExp(`data-device="${mute.id}"><td>Back door panel</td><td>Station kiosk</td><td>Ещё не выходило на связь</td>`));
+
+    // The attachment opens, and its figures are the API's.
+    assert.equal(mail.attachments.length, 1);
+    assert.equal(mail.attachments[0]!.filename, 'operational-2026-11-14.xlsx');
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(mail.attachments[0]!.content as unknown as ArrayBuffer);
+    const value = (v: ExcelJS.CellValue): unknown => (v && typeof v === 'object' && 'result' in v ? v.result : v);
+    /** A sheet's data rows (below its title and header), every column. */
+    const rows = (name: string): unknown[][] => {
+      const sheet = wb.getWorksheet(name)!;
+      const out: unknown[][] = [];
+      sheet.eachRow((r, n) => { if (n >= FIRST_DATA_ROW) out.push(Array.from({ length: sheet.columnCount }, (_, i) => value(r.getCell(i + 1).value))); });
+      return out;
+    };
+    const summary = rows('Summary');
+    const byHour = rows('By hour');
+    for (const l of want.locations) {
+      const s = summary.find((r) => r[0] === l.label && r[1] === '2026-11-14');
+      assert.ok(s, `a summary row for ${l.label}`);
+      const sat = sum(l.hours, 'satisfied'), dis = sum(l.hours, 'dissatisfied');
+      assert.deepEqual(s.slice(4, 11), [sat, dis, sat + dis, sat / (sat + dis), l.total.score, sum(l.hours, 'flagged'),
+        want.devices.filter((d: any) => d.locationId === l.id).length], l.label);
+      for (const slice of [{ ...l, name: '(all)' }, ...l.touchpoints.map((t: any) => ({ ...t, name: t.label }))]) {
+        for (const button of ['satisfied', 'dissatisfied'] as const) {
+          const r = byHour.find((x) => x[0] === l.label && x[1] === slice.name && x[3] === button);
+          assert.ok(r, `${l.label} ${slice.name} ${button}`);
+          const hours = slice.hours.map((c: any) => c?.[button] ?? null);
+          assert.deepEqual(r.slice(4, 29), [...hours, hours.reduce((a: number, v: number | null) => a + (v ?? 0), 0)], `${l.label} ${slice.name} ${button}`);
+        }
+      }
+    }
+    assert.deepEqual(rows('Devices').map((r) => [r[6], r[3]]).sort(), want.devices.map((d: any) => [d.id, d.problem]).sort());
     await api.ok('DELETE', `${base}${org}/report-schedules/${created.id}`, undefined, 204, viewerToken);
   });
 });

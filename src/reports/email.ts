@@ -1,9 +1,10 @@
 // The emailed tactical report: an HTML summary in the reader's language (worst locations first,
 // changes vs the previous period, significant ones marked) with the report's .xlsx attached.
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import type { Message } from '../mail/mailer.ts';
+import { PassThrough, type Writable } from 'node:stream';
+import type { Attachment, Message } from '../mail/mailer.ts';
 import type { ReportRow, TacticalReport } from './tactical.ts';
+import type { ScoreRow } from '../scores/scores.ts';
 import { SCORE_FILLS, writeTacticalXlsx } from './tactical-xlsx.ts';
 
 export const LANGS = ['en', 'ru'] as const;
@@ -26,19 +27,32 @@ const T = {
   },
 } as const;
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const pct = (x: number | null, lang: Lang): string => (x === null ? '—' : `${(x * 100).toFixed(1)}%`.replace('.', lang === 'ru' ? ',' : '.'));
+export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const pct = (x: number | null, lang: Lang): string => (x === null ? '—' : `${(x * 100).toFixed(1)}%`.replace('.', lang === 'ru' ? ',' : '.'));
 const points = (r: ReportRow, lang: Lang): string => {
   if (!r.change) return '—';
   const v = (r.change.diff * 100).toFixed(1).replace('.', lang === 'ru' ? ',' : '.');
   return `${r.change.diff >= 0 ? '+' : ''}${v} ${lang === 'ru' ? 'п.п.' : 'pts'}${r.change.significant ? ' *' : ''}`;
 };
-const scoreHtml = (s: number | null): string => (s === null ? '—' : `<span style="background:#${SCORE_FILLS[s]!.slice(2)};padding:0 6px">${s}</span>`);
+export const scoreHtml = (s: number | null): string => (s === null ? '—' : `<span style="background:#${SCORE_FILLS[s]!.slice(2)};padding:0 6px">${s}</span>`);
+
+/** Worst first: lowest upper end of the interval (surely bad), then lowest share. */
+export const worstFirst = (a: ScoreRow, b: ScoreRow): number => (a.wilson?.[1] ?? 2) - (b.wilson?.[1] ?? 2) || (a.share ?? 2) - (b.share ?? 2);
+
+/** An .xlsx written by `write` (which ends its stream), as a mail attachment. */
+export async function xlsxAttachment(filename: string, write: (out: Writable) => Promise<void>): Promise<Attachment> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const ended = once(out, 'end');
+  await write(out);
+  await ended;
+  return { filename, content: Buffer.concat(chunks), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' };
+}
 
 export async function reportEmail(rep: TacticalReport, orgName: string, to: string, lang: Lang): Promise<Message> {
   const t = T[lang];
-  // Worst first: lowest upper end of the interval (surely bad), then lowest share.
-  const worst = [...rep.locations].sort((a, b) => (a.wilson?.[1] ?? 2) - (b.wilson?.[1] ?? 2) || (a.share ?? 2) - (b.share ?? 2));
+  const worst = [...rep.locations].sort(worstFirst);
   const row = (r: ReportRow, label: string): string =>
     `<tr><td>${esc(label)}</td><td align="right">${r.total}</td><td align="right">${pct(r.share, lang)}</td><td align="center">${scoreHtml(r.score)}</td><td align="right">${points(r, lang)}</td></tr>`;
   const html = `<!doctype html><html lang="${lang}"><body style="font-family:sans-serif">
@@ -56,13 +70,8 @@ ${worst.map((r) => row(r, r.label)).join('\n')}
   const text = [`${orgName}: ${t.heading}`, `${t.period}: ${rep.period.from} – ${rep.period.to}`, '',
     `${t.total}: ${rep.total.total} ${t.votes.toLowerCase()}, ${pct(rep.total.share, lang)}, ${t.score} ${rep.total.score ?? '—'}, ${t.change} ${points(rep.total, lang)}`, '',
     `${t.worstFirst}:`, ...worst.map((r) => `- ${r.label}: ${r.total}, ${pct(r.share, lang)}, ${t.score} ${r.score ?? '—'}, ${points(r, lang)}`), '', t.attached].join('\n');
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  await writeTacticalXlsx(rep, orgName, out);
-  if (!out.readableEnded) await once(out, 'end');
   return {
     to, subject: t.subject(orgName, rep.period.from, rep.period.to), html, text,
-    attachments: [{ filename: `report-${rep.period.from}-${rep.period.to}.xlsx`, content: Buffer.concat(chunks), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }],
+    attachments: [await xlsxAttachment(`report-${rep.period.from}-${rep.period.to}.xlsx`, (out) => writeTacticalXlsx(rep, orgName, out))],
   };
 }

@@ -9,24 +9,26 @@
 // - logs a delivery row, unique per (schedule, period), so a period is never mailed twice;
 // - on an SMTP failure (after the mailer's own retries) keeps the delivery failed and the schedule
 //   due, retried with growing pauses until it goes through: a failed SMTP server never loses a run.
+//
+// The operational report is one local day hour by hour, so it is scheduled daily only (mailing
+// yesterday); weekly or monthly is refused rather than silently showing one day of the week or month.
 import type { Store } from '../store/db.ts';
 import { newId } from '../domain/ids.ts';
 import { addDays, isValidTimeZone, localParts, zoneOffset } from '../domain/time.ts';
 import { forbidden, invalidField, notFound } from '../domain/errors.ts';
 import type { UserPrincipal } from '../domain/types.ts';
 import { scoringOf } from '../orgs/orgs.ts';
-import type { Mailer } from '../mail/mailer.ts';
+import type { Mailer, Message } from '../mail/mailer.ts';
 import { tacticalReport } from './tactical.ts';
 import { employeeReport } from './employees.ts';
 import { employeeXlsx } from './files.ts';
-import { LANGS, reportEmail, type Lang } from './email.ts';
-import { intersect } from './operational.ts';
-import { PassThrough } from 'node:stream';
-import { once } from 'node:events';
+import { LANGS, reportEmail, xlsxAttachment, type Lang } from './email.ts';
+import { intersect, operationalReport } from './operational.ts';
+import { operationalEmail } from './operational-email.ts';
 
 export const FREQUENCIES = ['daily', 'weekly', 'monthly'] as const;
 export type Frequency = (typeof FREQUENCIES)[number];
-export const SCHEDULED_REPORTS = ['tactical', 'employees'] as const;
+export const SCHEDULED_REPORTS = ['tactical', 'employees', 'operational'] as const;
 export type ScheduledReport = (typeof SCHEDULED_REPORTS)[number];
 
 export type Schedule = {
@@ -102,6 +104,9 @@ export async function createSchedule(store: Store, p: UserPrincipal, orgId: stri
   if (!user || (user.org_id !== orgId && !(userId === p.userId && isOrgAdmin(p)))) throw invalidField('userId', `userId ${userId} is not a user of this organisation`);
   if (!isValidTimeZone(b.timezone)) throw invalidField('timezone', 'timezone must be an IANA zone such as Europe/Moscow');
   if (!Number.isInteger(b.sendHour) || b.sendHour < 0 || b.sendHour > 23) throw invalidField('sendHour', 'sendHour must be an hour 0–23');
+  if (b.report === 'operational' && b.frequency !== 'daily') {
+    throw invalidField('report', 'the operational report covers one day hour by hour: schedule it daily (weekly and monthly mails carry the tactical or the employee report)');
+  }
   let locations: string[] | null = null;
   if (b.locations) {
     if (!b.locations.length) throw invalidField('locations', 'locations must name at least one location (or be left out for all)');
@@ -259,21 +264,26 @@ export class ReportScheduler {
     if (!org || !user) return { ok: false, attempts: 1, error: 'the organisation or the user no longer exists' };
     const granted = user.role === 'manager' ? (user.location_ids ? (JSON.parse(user.location_ids) as string[]) : []) : null;
     const locs = intersect(s.location_ids ? (JSON.parse(s.location_ids) as string[]) : null, granted);
-    const scoring = scoringOf(org.settings);
     const lang: Lang = (LANGS as readonly string[]).includes(s.lang) ? (s.lang as Lang) : 'en';
-    const rep = await tacticalReport(this.#store, org.id, scoring, { ...period, trend: 'day', onlyLocations: locs });
-    const msg = await reportEmail(rep, org.name, user.email, lang);
-    if (s.report === 'employees') {
-      const emp = await employeeReport(this.#store, org.id, scoring, { ...period, onlyLocations: locs });
-      const out = new PassThrough();
-      const chunks: Buffer[] = [];
-      out.on('data', (c: Buffer) => chunks.push(c));
-      const ended = once(out, 'end');
-      await employeeXlsx(emp, org.name, out);
-      await ended;
-      msg.attachments = [{ filename: `employees-${period.from}-${period.to}.xlsx`, content: Buffer.concat(chunks), contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }];
-    }
+    const msg = await this.#message(s.report, org, user.email, lang, locs, period);
     const r = await this.#mailer.send(msg);
     return r.ok ? { ok: true, attempts: r.attempts, error: '' } : { ok: false, attempts: r.attempts, error: r.error };
+  }
+
+  /** The mail of one period: the report's own builders and files, as the report routes serve them. */
+  async #message(report: string, org: { id: string; name: string; settings: string }, to: string, lang: Lang, locs: string[] | null, period: { from: string; to: string }): Promise<Message> {
+    const scoring = scoringOf(org.settings);
+    if (report === 'operational') {
+      // A daily schedule's period is one day; the devices needing someone are those of the moment it is sent.
+      const rep = await operationalReport(this.#store, org.id, scoring, { day: period.from, onlyLocations: locs, now: this.#o.now() });
+      return operationalEmail(rep, period.from, org.name, to, lang);
+    }
+    const rep = await tacticalReport(this.#store, org.id, scoring, { ...period, trend: 'day', onlyLocations: locs });
+    const msg = await reportEmail(rep, org.name, to, lang);
+    if (report === 'employees') {
+      const emp = await employeeReport(this.#store, org.id, scoring, { ...period, onlyLocations: locs });
+      msg.attachments = [await xlsxAttachment(`employees-${period.from}-${period.to}.xlsx`, (out) => employeeXlsx(emp, org.name, out))];
+    }
+    return msg;
   }
 }

@@ -30,14 +30,22 @@ export async function startDemo(days: number): Promise<Demo> {
   return { store: fresh.store, server, orgId, orgName, async close() { await server.close(); await fresh.dispose(); } };
 }
 
-/** Chromium with one context (desktop size, en-GB, New York time unless `options` say otherwise) and a page. */
-export async function launch(options: BrowserContextOptions & { timeout?: number } = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+export type ContextOptions = BrowserContextOptions & { timeout?: number };
+
+/** Chromium with one context (as newContext makes it) and a page. */
+export async function launch(options: ContextOptions = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
   if (!present) throw new Error(`Chromium is not installed at ${CHROMIUM}: CI must run the browser tests (.ci/run installs Debian's chromium)`);
-  const { timeout = 5000, ...contextOptions } = options;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const context = await newContext(browser, options);
+  return { browser, context, page: await context.newPage() };
+}
+
+/** A further context (another user, a phone, a wall): desktop size, en-GB, New York time, 5 s timeout unless `options` say otherwise. */
+export async function newContext(browser: Browser, options: ContextOptions = {}): Promise<BrowserContext> {
+  const { timeout = 5000, ...contextOptions } = options;
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'America/New_York', ...contextOptions });
   context.setDefaultTimeout(timeout);
-  return { browser, context, page: await context.newPage() };
+  return context;
 }
 
 /** A 401 is how the app learns it is signed out (GET /auth/me, an ended session). */

@@ -8,73 +8,34 @@
 // Chromium missing: locally the suite is skipped with a message; in CI (CI set) it fails.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { freshStore } from '../harness.ts';
-import { startServer, type Server } from '../../src/server.ts';
-import { seedDemo, DEMO_USER } from '../../src/demo/seed.ts';
-import { buildWeb } from '../../web/build.ts';
-
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const SHOTS = new URL('../../docs/screenshots/', import.meta.url);
-const present = existsSync(CHROMIUM);
-const skip = !present && !process.env['CI'] ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium): browser tests skipped; CI runs them` : false;
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DEMO_USER } from '../../src/demo/seed.ts';
+import { callApi, launch, newContext, shot, signIn, skip, startDemo, watch, type Demo } from './chromium.ts';
 
 describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
-  let server: Server;
-  let dispose: () => Promise<void>;
+  let demo: Demo;
+  let server: Demo['server'];
   let browser: Browser;
   let page: Page;
-  let context: Awaited<ReturnType<Browser['newContext']>>;
+  let context: BrowserContext;
   let orgId: string;
   let ownerToken: string;
   const problems: string[] = [];
-
-  const watch = (p: Page, expected = /status of 401/): void => {
-    p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    // A 401 is how the app learns it is signed out (GET /auth/me, an ended session): Chromium logs
-    // every 4xx load as an error, so those are expected; anything else is a problem.
-    p.on('console', (m) => { if (m.type() === 'error' && !expected.test(m.text())) problems.push(`console error: ${m.text()}`); });
-  };
-  const shot = async (p: Page, name: string, fullPage = false): Promise<void> => {
-    await p.screenshot({ path: new URL(`${name}.png`, SHOTS).pathname, fullPage, animations: 'disabled' });
-  };
-  const call = async (method: string, path: string, body?: unknown, token = ownerToken): Promise<any> => {
-    const res = await fetch(server.url + path, {
-      method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const call = (method: string, path: string, body?: unknown, token = ownerToken): Promise<any> => callApi(server.url, token, method, path, body);
 
   before(async () => {
-    if (!present) throw new Error(`Chromium is not installed at ${CHROMIUM}: CI must run the browser tests (.ci/run installs Debian's chromium)`);
-    mkdirSync(SHOTS, { recursive: true });
-    await buildWeb({ quiet: true }); // only when web/ changed since the last build
-    const fresh = await freshStore('sqlite');
-    dispose = fresh.dispose;
-    orgId = (await seedDemo(fresh.store, { log: () => {}, days: 21 })).orgId;
-    server = await startServer({ store: fresh.store, fleet: false });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'America/New_York' });
-    context.setDefaultTimeout(5000);
-    page = await context.newPage();
-    watch(page);
+    demo = await startDemo(21);
+    ({ server, orgId } = demo);
+    ({ browser, context, page } = await launch());
+    watch(page, problems);
   });
   after(async () => {
     await browser?.close();
-    await server?.close();
-    await dispose?.();
+    await demo?.close();
   });
 
   it('signs in as the demo owner and shows the overview, worst location first', async () => {
-    await page.goto(server.url + '/');
-    await page.getByLabel('Email').fill(DEMO_USER.email);
-    await page.getByLabel('Password').fill(DEMO_USER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, server.url, DEMO_USER);
     await page.waitForURL(`**/orgs/${orgId}`);
     // A week against the week before: three weeks of demo history give both periods.
     await page.getByRole('button', { name: '7 days' }).click();
@@ -91,15 +52,13 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.ok(session?.httpOnly && session.sameSite === 'Lax', JSON.stringify(cookies));
     assert.deepEqual(await page.evaluate(() => [document.cookie, Object.keys(localStorage).filter((k) => /token/i.test(k))]), ['', []]);
     // The API calls of this test are a script's: an API token of the owner.
-    const r = await fetch(`${server.url}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: DEMO_USER.email, password: DEMO_USER.password }) });
-    ownerToken = ((await r.json()) as { token: string }).token;
+    ownerToken = (await call('POST', '/api/v1/auth/token', { email: DEMO_USER.email, password: DEMO_USER.password }, '')).token;
     // Today's card sums each location's own local day, as the API counts it: a share when any has
     // votes today, '—' in the hours when every location's day has begun but none has opened yet.
-    const get = async (path: string): Promise<any> => (await fetch(server.url + path, { headers: { authorization: `Bearer ${ownerToken}` } })).json();
     let today = 0;
-    for (const l of (await get(`/api/v1/orgs/${orgId}/locations`)).rows as Array<{ id: string; timezone: string }>) {
+    for (const l of (await call('GET', `/api/v1/orgs/${orgId}/locations`)).rows as Array<{ id: string; timezone: string }>) {
       const day = new Intl.DateTimeFormat('en-CA', { timeZone: l.timezone }).format(new Date());
-      today += ((await get(`/api/v1/orgs/${orgId}/scores?by=total&locationId=${l.id}&from=${day}&to=${day}`)).rows as Array<{ total: number }>).reduce((a, x) => a + x.total, 0);
+      today += ((await call('GET', `/api/v1/orgs/${orgId}/scores?by=total&locationId=${l.id}&from=${day}&to=${day}`)).rows as Array<{ total: number }>).reduce((a, x) => a + x.total, 0);
     }
     assert.match(await page.locator('#sum-today .share').innerText(), today > 0 ? /%/ : /—/);
     await shot(page, 'overview');
@@ -229,10 +188,9 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.match(url, new RegExp(`^${server.url}/invite/lbi_`));
     await invites.getByText(email).waitFor();
 
-    const other = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB' });
-    other.setDefaultTimeout(5000);
+    const other = await newContext(browser);
     const p = await other.newPage();
-    watch(p);
+    watch(p, problems);
     await p.goto(url);
     await p.getByText(/invites you to .* as Viewer/).waitFor();
     assert.equal(await p.getByLabel('Email').inputValue(), email);
@@ -253,11 +211,10 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   it('fits a phone (390×844) and the wall display, opened by a revocable wall link', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-GB' });
-    phone.setDefaultTimeout(5000);
+    const phone = await newContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await phone.addCookies(await context.cookies()); // the owner's session, as if signed in on the phone
     const p = await phone.newPage();
-    watch(p);
+    watch(p, problems);
     await p.goto(`${server.url}/?days=7`);
     await p.locator('table.locations tbody tr td .share').filter({ hasText: '%' }).first().waitFor();
     const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -271,10 +228,9 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Create link' }).click();
     const link = await page.locator('#access-walls .link-row input').inputValue();
     assert.match(link, new RegExp(`^${server.url}/wall/lbw_`));
-    const wall = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-GB' });
-    wall.setDefaultTimeout(5000);
+    const wall = await newContext(browser, { viewport: { width: 1280, height: 720 } });
     const w = await wall.newPage();
-    watch(w, /status of 404/); // the revoked link's answer, below
+    watch(w, problems, /status of 404/); // the revoked link's answer, below
     await w.goto(link);
     // Each location's today as the wall API gives it: a share where it has votes today, '—' where
     // its local day has just begun (Novosibirsk's starts at 17:00 UTC), whatever the hour CI runs at.

@@ -260,7 +260,7 @@ export function scheduleRoutes(app: App, ctx: AppContext): void {
   app.post('/api/v1/orgs/:org/report-schedules', {
     schema: {
       tags: ['reports'], summary: 'Mail a report every day, week (Mondays) or month (the 1st) at an hour of a zone, with the xlsx attached',
-      description: 'Each run reports the period that just ended (yesterday, last Monday–Sunday, last month), in the language chosen. userId (another user of the org) needs an org admin.',
+      description: 'Each run reports the period that just ended (yesterday, last Monday–Sunday, last month), in the language chosen. report operational (one day hour by hour, and the devices needing attention) is daily only. userId (another user of the org) needs an org admin.',
       security: userAuth, params: OrgParams,
       body: Type.Object({
         frequency: Type.Enum([...FREQUENCIES]), report: Type.Optional(Type.Enum([...SCHEDULED_REPORTS], { default: 'tactical' })),

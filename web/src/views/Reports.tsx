@@ -40,7 +40,7 @@ export function Reports() {
   const schedule = async (): Promise<void> => {
     setNote(null);
     try {
-      await api(`${base}/report-schedules`, { method: 'POST', json: { frequency: freq, report: kind === 'employees' ? 'employees' : 'tactical', lang, timezone: zone, sendHour: hour, ...(locs.length ? { locations: locs } : {}) } });
+      await api(`${base}/report-schedules`, { method: 'POST', json: { frequency: freq, report: kind, lang, timezone: zone, sendHour: hour, ...(locs.length ? { locations: locs } : {}) } });
       setVersion((v) => v + 1);
     } catch (e) { setNote(e); }
   };
