@@ -17,7 +17,7 @@ const USAGE = `usage: loyalty <command>
                    drive a running server with a simulated fleet, then reconcile sent vs stored (simulate --help)
   export --org ID --from DATE --to DATE [--format xlsx|csv] --out FILE
                    write the raw votes of a range of local dates to a file, with a progress bar
-environment: PORT, HOST, DATA_DIR, DATABASE_URL, LOG_LEVEL, MQTT_URL, MQTT_PORT, LOYALTY_ADMIN_EMAIL, LOYALTY_ADMIN_PASSWORD, COOKIE_SECURE (see README)`;
+environment: PORT, HOST, PUBLIC_URL, DATA_DIR, DATABASE_URL, DATABASE_SCHEMA, LOG_LEVEL, MQTT_URL, MQTT_PORT, MQTT_GROUP, MQTT_CLIENT_ID, MQTT_CONSUMERS, SMTP_URL, SMTP_FROM, ALERTS_INTERVAL_SECONDS, LOYALTY_ADMIN_EMAIL, LOYALTY_ADMIN_PASSWORD, COOKIE_SECURE, WEBHOOK_ALLOWED_NETWORKS, WEBHOOK_ALLOW_PRIVATE (see README)`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'export') return (await import('./exports/cli.ts')).exportCommand(argv.slice(1));
