@@ -1,11 +1,23 @@
 // The Reports page in a real browser (Debian's Chromium through playwright-core, like
 // test/browser/): pick a report and see it, download it in one click, and "email me this every …"
-// creates a schedule that is listed and can be deleted. Skipped locally without Chromium.
+// creates a schedule that is listed and can be deleted; the operational report's hours and devices
+// against the API's answer; and the section tabs on a phone (main ones + "More") and on a desktop.
+// Skipped locally without Chromium.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { DEMO_USER } from '../../src/demo/seed.ts';
-import { cookieHeader, launch, signIn, skip, startDemo, watch, type Demo } from './chromium.ts';
+import { createDevice } from '../../src/devices/devices.ts';
+import { cookieHeader, launch, shot, signIn, skip, startDemo, watch, type Demo } from './chromium.ts';
+
+/** The tabs a phone shows in its row, and those behind "More" (the demo owner is no partner administrator). */
+const MAIN = ['Overview', 'Trends', 'Reports', 'Alerts'];
+const MORE = ['Rankings', 'Review', 'Misuse', 'Wall display', 'Manage', 'Access'];
+const ALL = ['Overview', 'Trends', 'Rankings', 'Reports', 'Alerts', 'Review', 'Misuse', 'Wall display', 'Manage', 'Access'];
+
+type Cell = { satisfied: number; dissatisfied: number; flagged: number } | null;
+type Slice = { id: string; label: string; hours: Cell[] };
+type OpReport = { locations: Array<Slice & { timezone: string; day: string; touchpoints: Slice[] }>; devices: Array<{ id: string; name: string | null; problem: string; lastSeenAt: string | null }> };
 
 describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
   let demo: Demo;
@@ -43,6 +55,170 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
     assert.match(await item.first().innerText(), /week.*Employees.*09:00 Europe\/Moscow · EN/s);
     await item.first().getByRole('button', { name: 'Delete' }).click();
     await page.getByText('No email schedules yet.').waitFor();
+    assert.deepEqual(problems, []);
+  });
+
+  it('on a phone shows the main tabs and "More" for the rest, by mouse and by keyboard', async () => {
+    await page.goto(`${server.url}/orgs/${orgId}`);
+    const nav = page.getByRole('navigation', { name: 'Sections', exact: true });
+    const more = nav.getByRole('button', { name: 'More' });
+    await more.waitFor();
+    assert.deepEqual(await nav.getByRole('link').allInnerTexts(), MAIN, 'only the main destinations in the row');
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+    const menu = page.locator(`[id="${await more.getAttribute('aria-controls')}"]`);
+    assert.ok(await menu.isHidden());
+
+    await more.click();
+    assert.equal(await more.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await menu.getByRole('link').allInnerTexts(), MORE, 'the menu holds the other destinations');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `no sideways scrolling (${overflow} px too wide)`);
+    await shot(page, 'nav-phone');
+
+    // Following a destination navigates and closes the menu; inside it, that page is the current one.
+    await menu.getByRole('link', { name: 'Manage' }).click();
+    await page.waitForURL(`**/orgs/${orgId}/manage/locations`);
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+    assert.ok(await menu.isHidden());
+    assert.equal(await nav.locator('[aria-current="page"]:visible').count(), 0, 'no tab in the row is current…');
+    assert.match(await more.getAttribute('class') ?? '', /\bcurrent\b/, '…"More" holds it');
+
+    // Keyboard: Enter opens, Escape closes and gives the focus back to the button.
+    await more.focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await more.getAttribute('aria-expanded'), 'true');
+    assert.equal(await menu.getByRole('link', { name: 'Manage' }).getAttribute('aria-current'), 'page');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), MORE[0], 'Tab leads from the button into the menu');
+    await page.keyboard.press('Escape');
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+    assert.ok(await more.evaluate((b) => b === document.activeElement), 'focus back on "More"');
+    // Enter, Tab to the first destination, Enter: there, with the menu closed.
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/orgs/${orgId}/rankings`);
+    assert.equal(await more.getAttribute('aria-expanded'), 'false');
+    // The main tabs and "More" fit the phone's width in both languages: nothing to scroll to.
+    const fits = async (): Promise<boolean> => page.locator('nav.tabs .tabs-row').evaluate((r) => r.scrollWidth <= r.clientWidth);
+    assert.ok(await fits(), 'the English row fits');
+    await page.getByRole('button', { name: 'RU' }).click();
+    await page.getByRole('button', { name: 'Ещё' }).waitFor();
+    assert.ok(await fits(), 'the Russian row fits');
+    await page.getByRole('button', { name: 'EN' }).click();
+    await more.waitFor();
+    assert.deepEqual(problems, []);
+  });
+
+  it('on a desktop shows every tab in one row, without "More", in English and Russian', async () => {
+    const desk = await page.context().browser()!.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Moscow' });
+    desk.setDefaultTimeout(8000);
+    try {
+      await desk.addCookies(await page.context().cookies());
+      const p = await desk.newPage();
+      const seen = watch(p);
+      await p.goto(`${server.url}/orgs/${orgId}`);
+      let nav = p.getByRole('navigation', { name: 'Sections', exact: true });
+      await nav.getByRole('link', { name: 'Overview' }).waitFor();
+      assert.deepEqual(await nav.getByRole('link').allInnerTexts(), ALL);
+      assert.equal(await nav.getByRole('button').count(), 0, 'no "More" button');
+      const fits = async (): Promise<boolean> => p.locator('nav.tabs .tabs-row').evaluate((r) => r.scrollWidth <= r.clientWidth);
+      assert.ok(await fits(), 'the row needs no scrolling');
+      await p.getByRole('button', { name: 'RU' }).click();
+      nav = p.getByRole('navigation', { name: 'Разделы', exact: true });
+      await nav.getByRole('link', { name: 'Обзор' }).waitFor();
+      assert.equal(await nav.getByRole('link').count(), ALL.length);
+      assert.ok(await fits(), 'the Russian row needs no scrolling either');
+      assert.deepEqual(seen, []);
+    } finally { await desk.close(); }
+  });
+
+  it('shows the operational report hour by hour, as the API, and the devices with a problem', async () => {
+    const desk = await page.context().browser()!.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Moscow' });
+    desk.setDefaultTimeout(8000);
+    try {
+      await desk.addCookies(await page.context().cookies());
+      const p = await desk.newPage();
+      const seen = watch(p);
+      const headers = { cookie: await cookieHeader(desk) };
+      const org = await (await fetch(`${server.url}/api/v1/orgs/${orgId}`, { headers })).json() as { scoring: { minSample: number; thresholds: number[] } };
+      // A panel placed yesterday and last heard from three hours ago: offline (after an hour by default).
+      const firstLoc = (await demo.store.db.selectFrom('locations').select(['id', 'name', 'timezone']).where('org_id', '=', orgId).orderBy('name').executeTakeFirstOrThrow());
+      const panel = await createDevice(demo.store, orgId, { kind: 'panel', name: 'Till 3 panel', locationId: firstLoc.id, touchpointId: null, employeeId: null });
+      const lastSeen = Date.now() - 3 * 3_600_000;
+      await demo.store.db.updateTable('devices').set({ claimed_at: Date.now() - 86_400_000, last_seen_at: lastSeen }).where('id', '=', panel.id).execute();
+
+      // Two days ago by UTC is a whole past day in every zone (the demo has 14).
+      const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+      await p.goto(`${server.url}/orgs/${orgId}/reports`);
+      await p.getByLabel('Report').selectOption('operational');
+      await p.locator('input[type="date"]').fill(day);
+      const api = await (await fetch(`${server.url}/api/v1/orgs/${orgId}/reports/operational?day=${day}`, { headers })).json() as OpReport;
+      const loc = api.locations.find((l) => l.hours.some((c) => c && c.satisfied + c.dissatisfied > 0));
+      assert.ok(loc, 'the demo has votes that day');
+      assert.equal(loc.day, day);
+      const card = p.locator(`[id="op-${loc.id}"]`);
+      await card.locator('table.op-hours').waitFor();
+      assert.match(await card.innerText(), new RegExp(loc.timezone.replace('/', '\\/')), 'the hours are labelled with the zone');
+
+      // Expected: the hours from the first to the last with a vote; per cell the counts, the share
+      // (en-GB, whole percent) and the score's colour by the org's thresholds.
+      const voted = loc.hours.flatMap((c, h) => (c && c.satisfied + c.dissatisfied ? [h] : []));
+      const hours = Array.from({ length: voted.at(-1)! - voted[0]! + 1 }, (_, i) => voted[0]! + i);
+      const pct = new Intl.NumberFormat('en-GB', { style: 'percent', maximumFractionDigits: 0 });
+      const scoreOf = (s: number, k: number): number | null => (k === 0 || k < org.scoring.minSample ? null : 1 + org.scoring.thresholds.filter((t) => s / k >= t).length);
+      // Touchpoints beneath the location: those with a vote that day (a door counter's visitors alone leave a row with none).
+      const tps = loc.touchpoints.filter((x) => x.hours.some((c) => c && c.satisfied + c.dissatisfied + c.flagged > 0));
+      const expected = [loc, ...tps].map((x) => ({
+        slice: x.id,
+        cells: hours.map((h) => {
+          const c = x.hours[h]!;
+          const k = c.satisfied + c.dissatisfied;
+          return { hour: h, share: k ? pct.format(c.satisfied / k) : '—', counts: [c.satisfied, c.dissatisfied], score: scoreOf(c.satisfied, k) };
+        }),
+      }));
+      const shown = await card.locator('table.op-hours tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+        slice: tr.getAttribute('data-slice'),
+        cells: [...tr.querySelectorAll('td[data-hour]')].map((td) => {
+          const share = td.querySelector('.hour-share')!;
+          return {
+            hour: Number(td.getAttribute('data-hour')), share: share.textContent,
+            counts: (td.querySelector('.hour-counts')!.textContent!.replace(/,(?=\d)/g, '').match(/\d+/g) ?? []).map(Number),
+            score: Number(/\bs([1-5])\b/.exec(share.className)?.[1]) || null,
+          };
+        }),
+      })));
+      assert.ok(expected[0]!.cells.some((c) => c.score !== null), 'some hour has a score to colour');
+      assert.deepEqual(shown, expected, 'the location and each touchpoint beneath it, hour by hour, as the API');
+
+      // The devices with a problem: the offline panel, its location, and its last contact in the location's zone.
+      assert.ok(api.devices.some((d) => d.id === panel.id && d.problem === 'offline'));
+      const row = p.locator(`#op-devices tr[data-device="${panel.id}"]`);
+      const text = await row.innerText();
+      assert.match(text, /Till 3 panel/);
+      assert.match(text, new RegExp(firstLoc.name));
+      assert.match(text, /Offline/);
+      const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: firstLoc.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(lastSeen);
+      assert.ok(text.includes(hhmm), `last seen ${hhmm} in ${firstLoc.timezone}: ${text}`);
+      assert.equal(await p.locator('#op-devices tbody tr').count(), api.devices.length, 'every device the API lists');
+
+      await p.locator('input[type="date"]').blur();
+      await card.scrollIntoViewIfNeeded();
+      await p.evaluate(() => scrollBy(0, -120));
+      await shot(p, 'report-operational');
+      assert.deepEqual(seen, []);
+    } finally { await desk.close(); }
+  });
+
+  it('on a phone the hour tables scroll in their own box, not the page', async () => {
+    await page.goto(`${server.url}/orgs/${orgId}/reports`);
+    await page.getByLabel('Report').selectOption('operational');
+    await page.locator('input[type="date"]').fill(new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10));
+    const wrap = page.locator('.op-location .table-wrap').first();
+    await wrap.waitFor();
+    assert.ok(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth), 'the day is wider than a phone: its box scrolls');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page itself does not scroll sideways (${overflow} px too wide)`);
     assert.deepEqual(problems, []);
   });
 });

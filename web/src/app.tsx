@@ -1,6 +1,6 @@
 // The application shell: language, sign-in, organisation choice, navigation and the routes.
 import type { ComponentChildren } from 'preact';
-import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
+import { useContext, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { I18nContext, makeI18n, rememberLang, useI18n, type Lang } from './i18n/index.ts';
 import { api, currentUser, loadMe, onAuthChange, signOut, type Org } from './api.ts';
 import { Link, match, navigate, useLocation } from './router.ts';
@@ -156,19 +156,20 @@ function Frame({ orgs, orgId, children }: { orgs: Org[]; orgId: string | null; c
   const q = location.search;
   const base = orgId ? `/orgs/${orgId}` : '';
   const role = (useContext(OrgContext)?.org as { you?: { role: string } } | undefined)?.you?.role;
-  const nav = orgId ? [
-    { href: base, label: t.app.nav.overview, active: path === base || path.startsWith(`${base}/locations`) },
-    { href: `${base}/trends`, label: t.app.nav.trends, active: path === `${base}/trends` },
+  // `main`: the destinations a phone shows in the row; the others open from "More" (styles.css).
+  const nav: NavItem[] = orgId ? [
+    { href: base, label: t.app.nav.overview, active: path === base || path.startsWith(`${base}/locations`), main: true },
+    { href: `${base}/trends`, label: t.app.nav.trends, active: path === `${base}/trends`, main: true },
     { href: `${base}/rankings`, label: t.app.nav.rankings, active: path === `${base}/rankings` },
-    { href: `${base}/reports`, label: t.reports.nav, active: path === `${base}/reports` },
-    { href: `${base}/alerts`, label: t.alerts.nav, active: path.startsWith(`${base}/alerts`) },
+    { href: `${base}/reports`, label: t.reports.nav, active: path === `${base}/reports`, main: true },
+    { href: `${base}/alerts`, label: t.alerts.nav, active: path.startsWith(`${base}/alerts`), main: true },
     { href: `${base}/review`, label: t.misuse.nav.review, active: path === `${base}/review` },
     { href: `${base}/misuse`, label: t.misuse.nav.report, active: path === `${base}/misuse` },
     { href: `${base}/wall`, label: t.app.nav.wall, active: path === `${base}/wall` },
     { href: `${base}/manage/locations`, label: t.manage.nav, active: path.startsWith(`${base}/manage`) },
     { href: `${base}/access`, label: t.accounts.nav, active: path === `${base}/access` },
     ...(['admin', 'partner-admin'].includes(role ?? '') ? [{ href: '/partner', label: t.manage.partnerNav, active: false }] : []),
-  ] : [];
+  ].map((n) => ({ ...n, href: `${n.href}${/\/(wall|access)$/.test(n.href) ? '' : q.replace(/([?&])loc=[^&]*&?/, '$1').replace(/[?&]$/, '')}` })) : [];
   return (
     <>
       <a class="skip" href="#main">{t.app.skip}</a>
@@ -188,14 +189,52 @@ function Frame({ orgs, orgId, children }: { orgs: Org[]; orgId: string | null; c
           <LangSwitch />
           <button type="button" class="link" onClick={() => void signOut()}>{t.app.signOut}</button>
         </div>
-        {nav.length ? (
-          <nav class="tabs" aria-label={t.app.nav.label}>
-            {nav.map((n) => <Link href={`${n.href}${/\/(wall|access)$/.test(n.href) ? '' : q.replace(/([?&])loc=[^&]*&?/, '$1').replace(/[?&]$/, '')}`} aria-current={n.active ? 'page' : undefined}>{n.label}</Link>)}
-          </nav>
-        ) : null}
+        {nav.length ? <Tabs items={nav} /> : null}
       </header>
       <main id="main" tabIndex={-1}>{children}</main>
       <footer class="foot muted">{t.app.api}: <a href="/docs">/docs</a></footer>
     </>
+  );
+}
+
+type NavItem = { href: string; label: string; active: boolean; main?: boolean };
+
+/**
+ * The section tabs. A desktop shows them all in one row; a phone (below 760 px, styles.css) shows the
+ * `main` ones and a "More" disclosure with the rest. Both sets are rendered and CSS picks, so the
+ * layout never depends on measuring the window. The menu closes on navigation, on Escape (focus back
+ * to its button), on a click outside and when focus leaves the navigation.
+ */
+function Tabs({ items }: { items: NavItem[] }) {
+  const { t } = useI18n();
+  const { path } = useLocation();
+  const [open, setOpen] = useState(false);
+  const root = useRef<HTMLElement>(null);
+  const button = useRef<HTMLButtonElement>(null);
+  const more = items.filter((n) => !n.main);
+  useEffect(() => setOpen(false), [path]);
+  useEffect(() => {
+    if (!open) return;
+    const away = (e: Event): void => { if (!root.current?.contains(e.target as Node)) setOpen(false); };
+    document.addEventListener('pointerdown', away);
+    return () => document.removeEventListener('pointerdown', away);
+  }, [open]);
+  const link = (n: NavItem, cls?: string) => <Link href={n.href} class={cls} aria-current={n.active ? 'page' : undefined}>{n.label}</Link>;
+  return (
+    <nav class="tabs" aria-label={t.app.nav.label} ref={root}
+      onKeyDown={(e) => { if (e.key === 'Escape' && open) { e.preventDefault(); setOpen(false); button.current?.focus(); } }}
+      onFocusOut={(e) => { if (open && !root.current?.contains(e.relatedTarget as Node | null)) setOpen(false); }}>
+      <div class="tabs-row">{items.map((n) => link(n, n.main ? undefined : 'tab-extra'))}</div>
+      {more.length ? (
+        <>
+          <button type="button" ref={button} class={`tabs-more${more.some((n) => n.active) ? ' current' : ''}`}
+            aria-expanded={open} aria-controls="nav-more" onClick={() => setOpen((o) => !o)}>{t.app.navMore}</button>
+          {/* Following the current page's own link changes no path: the click closes the menu too. */}
+          <ul id="nav-more" class="tabs-menu" hidden={!open} onClick={(e) => { if ((e.target as Element).closest('a')) setOpen(false); }}>
+            {more.map((n) => <li>{link(n)}</li>)}
+          </ul>
+        </>
+      ) : null}
+    </nav>
   );
 }

@@ -15,6 +15,7 @@ const en = {
     noOrg: 'This account sees no organisation yet.',
     updated: (time: string, zone: string) => `Updated ${time} ${zone}`,
     api: 'API',
+    navMore: 'More',
   },
   live: {
     on: 'Live',
@@ -484,7 +485,7 @@ const en = {
     minSample: (k: number) => `No score below ${k} votes.`,
     shifts: (k: number, hours: string) => `${k} shifts, ${hours} h`,
     live: 'today so far',
-    devices: (k: number) => `${k} device(s) need attention (offline, low battery or never seen): see the .xlsx “Devices” sheet.`,
+    devices: (k: number) => `Devices that need attention (${k})`,
     empty: 'No votes in this period.',
     email: 'Email me this report',
     every: 'Every',
@@ -494,6 +495,16 @@ const en = {
     next: 'next',
     remove: 'Delete',
     noSchedules: 'No email schedules yet.',
+    problem: 'Problem',
+    silent: 'Silent: online, but no press lately while open',
+    noDeviceProblems: 'Every device of these locations is in order.',
+    hoursIn: (zone: string) => `Hours are the location’s own: ${zone}.`,
+    hoursCaption: (loc: string, zone: string) => `${loc}: satisfied share and both buttons’ counts by hour (${zone})`,
+    noVotesDay: 'No votes this day.',
+    noVotesYet: 'No votes yet today.',
+    later: 'not yet',
+    slice: 'Location / touchpoint',
+    dayTotal: 'Day',
   },
 };
 

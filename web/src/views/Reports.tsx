@@ -6,13 +6,19 @@ import { useOrg } from '../org.tsx';
 import { useData } from '../data.ts';
 import { api } from '../api.ts';
 import { Card, ErrorNote, ScoreBadge } from '../components.tsx';
-import { addDays } from '../stats.ts';
-import { dayIn } from '../time.ts';
+import { addDays, score, share, type Counts, type Scoring } from '../stats.ts';
+import { dayIn, formatDay, timeIn, zoneName } from '../time.ts';
 import { download, ExportButtons, lastDays } from '../exports.tsx';
 
 type Kind = 'tactical' | 'employees' | 'operational';
 type Row = { key: string; label: string; total: number; share: number | null; score: number | null; wilson: number[] | null };
 type Change = { diff: number; significant: boolean } | null;
+/** GET …/reports/operational (src/reports/operational.ts): hours are the location's local hours; null = still to come. */
+type HourCell = { satisfied: number; dissatisfied: number; flagged: number } | null;
+type OpSlice = { id: string; label: string; hours: HourCell[]; total: Row & { satisfied: number; dissatisfied: number; flagged: number } };
+type OpLocation = OpSlice & { timezone: string; day: string; live: boolean; touchpoints: OpSlice[] };
+type OpDevice = { id: string; name: string | null; kind: string; locationId: string | null; problem: string; lastSeenAt: string | null; battery: number | null };
+type Operational = { day: string | null; asOf: string; locations: OpLocation[]; devices: OpDevice[] };
 type Schedule = { id: string; frequency: string; report: string; lang: string; timezone: string; sendHour: number; nextRunAt: string; locations: string[] | null };
 
 export function Reports() {
@@ -32,7 +38,10 @@ export function Reports() {
   const query: Record<string, string> = kind === 'operational' ? (day ? { day } : {}) : { from, to };
   if (locs.length) query['locations'] = locs.join(',');
   const qs = new URLSearchParams(query).toString();
-  const report = useData(() => api<any>(`${base}/reports/${kind}?${qs}`), [kind, qs]);
+  // Today so far follows the live presses (s.version); the answer carries its kind, so a switch never renders one report's data as another's.
+  const follow = kind === 'operational' && !day ? s.version : 0;
+  const report = useData(() => api<any>(`${base}/reports/${kind}?${qs}`).then((data) => ({ kind, data })), [kind, qs, follow]);
+  const data = report.data?.kind === kind ? report.data.data : undefined;
   const schedules = useData(() => api<{ rows: Schedule[] }>(`${base}/report-schedules`), [s.org.id, version]);
   const toggle = (id: string) => setLocs((l) => (l.includes(id) ? l.filter((x) => x !== id) : [...l, id]));
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -49,10 +58,10 @@ export function Reports() {
     try { await api(`${base}/report-schedules/${id}`, { method: 'DELETE' }); setVersion((v) => v + 1); } catch (e) { setNote(e); }
   };
   const change = (c: Change) => (c ? `${pp(c.diff)}${c.significant ? ' *' : ''}` : '—');
-  const rows: Array<Row & { change?: Change; ly?: Change; extra?: string }> = !report.data ? []
-    : kind === 'tactical' ? report.data.locations.map((r: any) => ({ ...r, change: r.change, ly: r.changeVsLastYear }))
-    : kind === 'employees' ? report.data.employees.map((r: any) => ({ ...r, extra: t.reports.shifts(r.shifts, n(r.shiftHours)) }))
-    : report.data.locations.map((l: any) => ({ ...l.total, key: l.id, label: l.label, extra: `${l.day}${l.live ? ` · ${t.reports.live}` : ''} (${l.timezone})` }));
+  const rows: Array<Row & { change?: Change; ly?: Change; extra?: string }> = !data ? []
+    : kind === 'tactical' ? data.locations.map((r: any) => ({ ...r, change: r.change, ly: r.changeVsLastYear }))
+    : kind === 'employees' ? data.employees.map((r: any) => ({ ...r, extra: t.reports.shifts(r.shifts, n(r.shiftHours)) }))
+    : []; // the operational report has its own tables (OperationalDetail)
 
   return (
     <>
@@ -90,8 +99,8 @@ export function Reports() {
         </form>
       </Card>
       <ErrorNote error={report.error ?? note} />
-      <Card title={t.reports.kinds[kind]}>
-        {!report.data ? <p class="empty muted">{t.app.loading}</p> : rows.length === 0 ? <p class="empty muted">{t.reports.empty}</p> : (
+      {kind === 'operational' && data ? <OperationalDetail rep={data as Operational} /> : <Card title={t.reports.kinds[kind]}>
+        {!data ? <p class="empty muted">{t.app.loading}</p> : rows.length === 0 ? <p class="empty muted">{t.reports.empty}</p> : (
           <div class="table-wrap">
             <table class="grid">
               <thead><tr>
@@ -112,11 +121,10 @@ export function Reports() {
               </tbody>
             </table>
             {kind === 'tactical' ? <p class="note muted">{t.reports.significant}</p> : null}
-            {kind === 'employees' ? <p class="note muted">{t.reports.minSample(report.data.minSample)}</p> : null}
-            {kind === 'operational' && report.data.devices.length ? <p class="note">{t.reports.devices(report.data.devices.length)}</p> : null}
+            {kind === 'employees' ? <p class="note muted">{t.reports.minSample(data.minSample)}</p> : null}
           </div>
         )}
-      </Card>
+      </Card>}
       <Card title={t.reports.email}>
         <form class="report-form" onSubmit={(e) => { e.preventDefault(); void schedule(); }}>
           <label>{t.reports.every}{' '}
@@ -147,5 +155,116 @@ export function Reports() {
         {schedules.data && !schedules.data.rows.length ? <p class="muted">{t.reports.noSchedules}</p> : null}
       </Card>
     </>
+  );
+}
+
+const hh = (h: number): string => `${String(h).padStart(2, '0')}:00`;
+const countsOf = (c: NonNullable<HourCell>): Counts => ({ ...c, visitors: 0 });
+
+/** The operational report below its summary: each location's day hour by hour, then the devices that need someone. */
+function OperationalDetail({ rep }: { rep: Operational }) {
+  const { t, n, locale } = useI18n();
+  const s = useOrg();
+  const at = Date.parse(rep.asOf);
+  const zoneOf = (id: string | null): string => rep.locations.find((l) => l.id === id)?.timezone ?? (id ? s.locById.get(id)?.timezone : undefined) ?? 'UTC';
+  // Last contact in the device's location's zone, labelled; the date only when it is not that zone's today.
+  const seen = (d: OpDevice): string => {
+    if (!d.lastSeenAt) return t.manage.devices.never;
+    const ts = Date.parse(d.lastSeenAt);
+    const tz = zoneOf(d.locationId);
+    const date = dayIn(tz, ts) === dayIn(tz, at) ? '' : `${formatDay(locale, dayIn(tz, ts))} `;
+    return `${date}${timeIn(locale, tz, ts)} ${zoneName(locale, tz, ts)}`;
+  };
+  const problem = (d: OpDevice): string => {
+    const label = d.problem === 'silent' ? t.reports.silent : (t.manage.devices.states as Record<string, string>)[d.problem] ?? d.problem;
+    return d.problem === 'low_battery' && d.battery !== null ? `${label} · ${n(d.battery)} %` : label;
+  };
+  return (
+    <>
+      {rep.locations.map((l) => <LocationHours key={l.id} l={l} scoring={s.scoring} asOf={at} />)}
+      <Card title={t.reports.devices(rep.devices.length)} id="op-devices">
+        {!rep.devices.length ? <p class="empty muted">{t.reports.noDeviceProblems}</p> : (
+          <div class="table-wrap">
+            <table class="grid compact op-devices">
+              <thead><tr>
+                <th scope="col">{t.manage.devices.device}</th><th scope="col">{t.reports.location}</th>
+                <th scope="col">{t.reports.problem}</th><th scope="col">{t.manage.devices.lastSeen}</th>
+              </tr></thead>
+              <tbody>
+                {rep.devices.map((d) => (
+                  <tr key={`${d.id}/${d.problem}`} data-device={d.id}>
+                    <th scope="row">{d.name ?? d.id}<span class="zone">{d.kind}</span></th>
+                    <td>{d.locationId ? s.locById.get(d.locationId)?.name ?? d.locationId : '—'}</td>
+                    <td class={d.problem === 'offline' ? 'warn' : undefined}>{problem(d)}</td>
+                    <td>{seen(d)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+    </>
+  );
+}
+
+/**
+ * One location's day: a column per local hour, the location's row and its touchpoints' rows beneath,
+ * each cell the share coloured by the org's score (the score's own colours) over both buttons' counts.
+ * Hours with no vote at either end of the day are left out (a live day runs to the current hour).
+ */
+function LocationHours({ l, scoring, asOf }: { l: OpLocation; scoring: Scoring; asOf: number }) {
+  const { t, n, pct, locale, day } = useI18n();
+  const voted = l.hours.flatMap((c, h) => (c && c.satisfied + c.dissatisfied > 0 ? [h] : []));
+  const lived = l.hours.flatMap((c, h) => (c ? [h] : []));
+  const first = voted[0];
+  const last = Math.max(voted.at(-1) ?? -1, l.live ? lived.at(-1) ?? -1 : -1);
+  const hours = first === undefined ? [] : Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const cell = (c: HourCell, h: number) => {
+    if (!c) return <td key={h} data-hour={h} class="hour later"><span class="sr">{t.reports.later}</span></td>;
+    const k = c.satisfied + c.dissatisfied;
+    const sc = score(countsOf(c), scoring);
+    const p = share(countsOf(c));
+    return (
+      <td key={h} data-hour={h} class="hour" title={k ? (sc ? t.fig.score(sc) : t.fig.belowMin(scoring.minSample)) : undefined}>
+        <span class={`hour-share${sc ? ` s${sc}` : ''}`}>{p === null ? '—' : pct(p, 0)}</span>
+        <span class="hour-counts"><span class="dot w" aria-hidden="true" />{n(c.satisfied)}<span class="sr"> {t.fig.satisfied},</span>
+          <span class="dot b" aria-hidden="true" />{n(c.dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span></span>
+        {sc ? <span class="sr">, {t.fig.score(sc)}</span> : null}
+      </td>
+    );
+  };
+  const row = (x: OpSlice, cls: string) => (
+    <tr key={x.id} class={cls} data-slice={x.id}>
+      <th scope="row">{x.label}</th>
+      {hours.map((h) => cell(x.hours[h] ?? null, h))}
+      <td class="hour day-total">
+        <span class="hour-share"><ScoreBadge value={x.total.score} /> {x.total.share === null ? '—' : pct(x.total.share, 0)}</span>
+        <span class="hour-counts"><span class="dot w" aria-hidden="true" />{n(x.total.satisfied)}<span class="sr"> {t.fig.satisfied},</span>
+          <span class="dot b" aria-hidden="true" />{n(x.total.dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span></span>
+      </td>
+    </tr>
+  );
+  // Touchpoints with a vote that day (a door counter's visitors alone make a row with none); votes at no touchpoint under the app's own label.
+  const tps = l.touchpoints.filter((x) => x.total.total + x.total.flagged > 0).map((x) => (x.id === 'none' ? { ...x, label: t.manage.devices.noTouchpoint } : x));
+  const zone = `${l.timezone}, ${zoneName(locale, l.timezone, asOf)}`;
+  return (
+    <Card id={`op-${l.id}`} class="op-location" title={l.label}
+      actions={<span class="muted">{day(l.day, { weekday: 'short', day: 'numeric', month: 'short' })}{l.live ? ` · ${t.reports.live} (${timeIn(locale, l.timezone, asOf)})` : ''}</span>}>
+      <p class="note muted">{t.reports.hoursIn(zone)}</p>
+      {!hours.length ? <p class="empty muted">{l.live ? t.reports.noVotesYet : t.reports.noVotesDay}</p> : (
+        <div class="table-wrap">
+          <table class="grid compact op-hours">
+            <caption class="sr">{t.reports.hoursCaption(l.label, zone)}</caption>
+            <thead><tr>
+              <th scope="col">{t.reports.slice}</th>
+              {hours.map((h) => <th scope="col" key={h}>{hh(h)}</th>)}
+              <th scope="col">{t.reports.dayTotal}</th>
+            </tr></thead>
+            <tbody>{[row(l, 'op-loc'), ...tps.map((tp) => row(tp, 'op-tp'))]}</tbody>
+          </table>
+        </div>
+      )}
+    </Card>
   );
 }
