@@ -5,10 +5,10 @@
 // Skipped locally without Chromium.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO_USER } from '../../src/demo/seed.ts';
 import { createDevice } from '../../src/devices/devices.ts';
-import { cookieHeader, launch, shot, signIn, skip, startDemo, watch, type Demo } from './chromium.ts';
+import { cookieHeader, launch, newContext, shot, signIn, skip, startDemo, watch, type Demo } from './chromium.ts';
 
 /** The tabs a phone shows in its row, and those behind "More" (the demo owner is no partner administrator). */
 const MAIN = ['Overview', 'Trends', 'Reports', 'Alerts'];
@@ -34,6 +34,16 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
     problems = watch(page);
   });
   after(async () => { await browser?.close(); await demo?.close(); });
+
+  /** A desktop window signed in as the phone page's user, closed afterwards; `seen` collects its page errors. */
+  const onDesktop = async (fn: (desk: BrowserContext, p: Page, seen: string[]) => Promise<void>): Promise<void> => {
+    const desk = await newContext(page.context().browser()!, { timezoneId: 'Europe/Moscow', timeout: 8000 });
+    try {
+      await desk.addCookies(await page.context().cookies());
+      const p = await desk.newPage();
+      await fn(desk, p, watch(p));
+    } finally { await desk.close(); }
+  };
 
   it('shows a report, downloads it, and schedules it by email', async () => {
     await signIn(page, server.url, DEMO_USER);
@@ -111,12 +121,7 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   it('on a desktop shows every tab in one row, without "More", in English and Russian', async () => {
-    const desk = await page.context().browser()!.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Moscow' });
-    desk.setDefaultTimeout(8000);
-    try {
-      await desk.addCookies(await page.context().cookies());
-      const p = await desk.newPage();
-      const seen = watch(p);
+    await onDesktop(async (desk, p, seen) => {
       await p.goto(`${server.url}/orgs/${orgId}`);
       let nav = p.getByRole('navigation', { name: 'Sections', exact: true });
       await nav.getByRole('link', { name: 'Overview' }).waitFor();
@@ -130,16 +135,11 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
       assert.equal(await nav.getByRole('link').count(), ALL.length);
       assert.ok(await fits(), 'the Russian row needs no scrolling either');
       assert.deepEqual(seen, []);
-    } finally { await desk.close(); }
+    });
   });
 
   it('shows the operational report hour by hour, as the API, and the devices with a problem', async () => {
-    const desk = await page.context().browser()!.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Moscow' });
-    desk.setDefaultTimeout(8000);
-    try {
-      await desk.addCookies(await page.context().cookies());
-      const p = await desk.newPage();
-      const seen = watch(p);
+    await onDesktop(async (desk, p, seen) => {
       const headers = { cookie: await cookieHeader(desk) };
       const org = await (await fetch(`${server.url}/api/v1/orgs/${orgId}`, { headers })).json() as { scoring: { minSample: number; thresholds: number[] } };
       // A panel placed yesterday and last heard from three hours ago: offline (after an hour by default).
@@ -207,7 +207,7 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
       await p.evaluate(() => scrollBy(0, -120));
       await shot(p, 'report-operational');
       assert.deepEqual(seen, []);
-    } finally { await desk.close(); }
+    });
   });
 
   it('on a phone the hour tables scroll in their own box, not the page', async () => {
