@@ -2,7 +2,7 @@
 // and the dashboard's first load on the demo data: bytes transferred and time until the overview
 // is rendered, in Debian's Chromium.
 //
-//   node bench/p5-live.ts [--backend=sqlite|postgres] [--rate=2000] [--duration=10] [--streams=3] [--devices=50] [--connections=48] [--batch=1] [--loads=5] [--no-live] [--no-load]
+//   node bench/p5-live.ts [--backend=sqlite|postgres] [--rate=2000] [--duration=10] [--streams=3] [--devices=2000] [--connections=48] [--batch=1] [--loads=5] [--no-live] [--no-load]
 //
 // Live: our server runs in its own process (bench/server.ts) on a fresh store; this process opens
 // `streams` event streams as the instance admin, then sends single-press requests (one vote each,
@@ -18,6 +18,7 @@
 // Bytes = the transfer size of the document and every resource (Resource Timing) up to the moment
 // all four locations show a share; time = that moment after navigation start. Median of `loads`.
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/chromium.ts';
 import autocannon from 'autocannon';
 import { existsSync } from 'node:fs';
 import { openStore, migrateToLatest } from '../src/store/db.ts';
@@ -28,11 +29,15 @@ import { seedDemo } from '../src/demo/seed.ts';
 import { buildWeb } from '../web/build.ts';
 import { fmt, fmtMs, log, machine, markdownTable, percentile, pgReachable, PG_URL, scratch, startChild, storeOptionsOf, type Backend, type Figure, openStream } from './lib.ts';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 const GOAL_MS = 250;
 
 export type LiveOptions = { rate: number; seconds: number; warmup: number; streams: number; devices: number; connections: number; batch: number };
+/**
+ * 2,000 panels (a 500-branch bank, four each) press once a second on average. With 50 panels each
+ * would press 40 times a second: every press a burst, and each one re-judges its panel's thousands of
+ * neighbours in the misuse windows (see BENCHMARKS.md, third round), a hammering test, not P5.
+ */
+export const LIVE_DEFAULTS: LiveOptions = { rate: 2000, seconds: 10, warmup: 2, streams: 3, devices: 2000, connections: 48, batch: 1 };
 
 type AutocannonRequest = { headers?: Record<string, string>; [k: string]: unknown };
 
@@ -209,7 +214,8 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   const notes: string[] = [];
   if (!flags.has('no-live')) {
-    const r = await p5Live({ rate: num('rate', 2000), seconds: num('duration', 10), warmup: 2, streams: num('streams', 3), devices: num('devices', 50), connections: num('connections', 48), batch: num('batch', 1) }, backends);
+    const d = LIVE_DEFAULTS;
+    const r = await p5Live({ ...d, rate: num('rate', d.rate), seconds: num('duration', d.seconds), streams: num('streams', d.streams), devices: num('devices', d.devices), connections: num('connections', d.connections), batch: num('batch', d.batch) }, backends);
     figures.push(...r.figures); notes.push(...r.notes);
   }
   if (!flags.has('no-load')) {

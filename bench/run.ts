@@ -12,7 +12,7 @@ import { p1 } from './p1.ts';
 import { p2 } from './p2.ts';
 import { p4 } from './p4.ts';
 import { p3 } from './p3-mqtt.ts';
-import { firstLoad, p5Live } from './p5-live.ts';
+import { firstLoad, LIVE_DEFAULTS, p5Live } from './p5-live.ts';
 
 // P6 (the 1 M-row xlsx export) runs alone: `npm run bench:export` (bench/p6-export.ts).
 const FIGURES = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
@@ -77,9 +77,13 @@ async function main(): Promise<void> {
     if (!r.reconciled) notes.push('P3: the reconciliation FAILED (votes lost or doubled)');
   }
   if (figures.has('p5')) {
-    const live = await p5Live({ rate: 2000, seconds: duration, warmup: 2, streams: 3, devices: 50, connections: 48, batch: 1 }, backends);
+    // Single presses, as a panel sends them, then the same rate in 10-vote requests (devices flushing buffers).
+    for (const batch of [1, 10]) {
+      const live = await p5Live({ ...LIVE_DEFAULTS, seconds: duration, batch }, backends);
+      results.push(...live.figures); notes.push(...live.notes);
+    }
     const load = await firstLoad(5);
-    results.push(...live.figures, ...load.figures); notes.push(...live.notes, ...load.notes);
+    results.push(...load.figures); notes.push(...load.notes);
   }
   if (figures.has('p4')) {
     const r = await p4({ votes, locations, oursIterations: 30, baselineIterations: 3 }, backends.map((b) => ({ backend: b, votes: b === 'postgres' ? pgVotes : votes })));
