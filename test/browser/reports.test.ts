@@ -221,4 +221,80 @@ describe('reports page in Chromium', { skip, timeout: 120_000 }, () => {
     assert.ok(overflow <= 0, `the page itself does not scroll sideways (${overflow} px too wide)`);
     assert.deepEqual(problems, []);
   });
+
+  it('on a phone the location boxes sit beside their names and the tables keep each text in its cell', async () => {
+    await page.goto(`${server.url}/orgs/${orgId}/reports`);
+    const set = page.getByRole('group', { name: 'Locations' });
+    const hint = set.getByText('none ticked: all locations');
+    await hint.waitFor();
+    await set.scrollIntoViewIfNeeded();
+    // Each box and its name make one unit: the box centred on the name's first line, both inside the label,
+    // no two labels overlapping, every one inside the fieldset and above the hint (on its own line).
+    const layout = await set.evaluate((fs) => {
+      const box = (r: DOMRect) => ({ left: r.left, right: r.right, top: r.top, bottom: r.bottom, mid: (r.top + r.bottom) / 2 });
+      // The first line of the label's text, whatever element holds it.
+      const nameLine = (l: Element): DOMRect => {
+        const walk = document.createTreeWalker(l, NodeFilter.SHOW_TEXT);
+        let node: Node | null;
+        while ((node = walk.nextNode()) && !node.textContent!.trim());
+        const range = document.createRange();
+        range.selectNodeContents(node!);
+        return range.getClientRects()[0]!;
+      };
+      const hintEl = [...fs.querySelectorAll('*')].find((e) => e.children.length === 0 && e.textContent === 'none ticked: all locations')!;
+      return {
+        set: box(fs.getBoundingClientRect()), hint: box(hintEl.getBoundingClientRect()),
+        labels: [...fs.querySelectorAll('label')].map((l) => ({
+          text: l.textContent!.trim(), label: box(l.getBoundingClientRect()),
+          input: box(l.querySelector('input')!.getBoundingClientRect()),
+          line: box(nameLine(l)),
+        })),
+      };
+    });
+    assert.ok(layout.labels.length >= 2, 'the demo has several locations');
+    const inside = (a: { left: number; right: number; top: number; bottom: number }, b: typeof a): boolean => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+    const apart = (a: { left: number; right: number; top: number; bottom: number }, b: typeof a): boolean => a.right <= b.left + 0.5 || b.right <= a.left + 0.5 || a.bottom <= b.top + 0.5 || b.bottom <= a.top + 0.5;
+    for (const [i, l] of layout.labels.entries()) {
+      assert.ok(inside(l.input, l.label) && inside(l.line, l.label), `${l.text}: box and name inside one label`);
+      assert.ok(l.input.right <= l.line.left, `${l.text}: the box before its name`);
+      assert.ok(Math.abs(l.input.mid - l.line.mid) <= 3, `${l.text}: the box centred on the name's line (${l.input.mid} vs ${l.line.mid})`);
+      assert.ok(inside(l.label, layout.set), `${l.text}: inside the fieldset`);
+      assert.ok(l.label.bottom <= layout.hint.top + 0.5, `${l.text}: above the hint, which has its own line`);
+      for (const m of layout.labels.slice(i + 1)) assert.ok(apart(l.label, m.label), `${l.text} and ${m.text} do not overlap`);
+    }
+    // The whole label ticks its box: a click on the name.
+    const name = layout.labels[0]!.line;
+    const tick = set.getByRole('checkbox', { name: layout.labels[0]!.text });
+    await page.mouse.click(name.left + 4, name.mid);
+    assert.ok(await tick.isChecked(), 'a click on the name ticks the box');
+    await page.mouse.click(name.left + 4, name.mid);
+    await hint.waitFor();
+
+    for (const kind of ['tactical', 'employees']) {
+      await page.getByLabel('Report').selectOption(kind);
+      await page.getByText(kind === 'employees' ? 'No score below' : 'Changes in percentage points').waitFor();
+      const wrap = page.locator('.table-wrap:has(table.grid)').first();
+      // No text runs out of its cell (or out of a box inside it, e.g. a clipped interval): nothing wider than its own box.
+      const spills = await wrap.evaluate((w) => [...w.querySelectorAll('th, td, th *, td *')]
+        .filter((e) => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}: “${e.textContent}” ${e.scrollWidth} > ${e.clientWidth}`));
+      assert.deepEqual(spills, [], `${kind}: every text fits its cell`);
+      // Wider than the phone, the table scrolls in its own box and the name column stays in view.
+      assert.ok(await wrap.evaluate((w) => w.scrollWidth > w.clientWidth), `${kind}: its columns are wider than a phone: the box scrolls`);
+      const names = await wrap.evaluate(async (w) => {
+        w.scrollLeft = w.scrollWidth;
+        await new Promise((r) => requestAnimationFrame(r));
+        const left = w.getBoundingClientRect().left;
+        return [...w.querySelectorAll('tr > :first-child')].map((c) => Math.round(c.getBoundingClientRect().left - left));
+      });
+      assert.ok(names.every((x) => x === 0), `${kind}: the name column stays put when the table scrolls (${names})`);
+      await wrap.evaluate((w) => { w.scrollLeft = 0; });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${kind}: the page does not scroll sideways (${overflow} px too wide)`);
+    }
+    await page.getByLabel('Report').selectOption('tactical');
+    await page.getByText('Changes in percentage points').waitFor();
+    await shot(page, 'report-phone', true);
+    assert.deepEqual(problems, []);
+  });
 });

@@ -84,45 +84,53 @@ export function Reports() {
               <label>{t.reports.to}{' '}<input type="date" value={to} min={from} onChange={(e) => setTo((e.currentTarget as HTMLInputElement).value)} /></label>
             </>
           )}
-          <fieldset>
+          <fieldset class="report-locs">
             <legend>{t.reports.locations}</legend>
-            {s.locations.map((l) => (
-              <label key={l.id} class="check"><input type="checkbox" checked={locs.includes(l.id)} onChange={() => toggle(l.id)} /> {l.name}</label>
-            ))}
-            <span class="muted">{locs.length ? '' : t.reports.allLocations}</span>
+            <div class="checks">
+              {s.locations.map((l) => (
+                <label key={l.id} class="check"><input type="checkbox" checked={locs.includes(l.id)} onChange={() => toggle(l.id)} /><span>{l.name}</span></label>
+              ))}
+            </div>
+            <p class="checks-hint muted">{locs.length ? '' : t.reports.allLocations}</p>
           </fieldset>
           <div class="actions">
             <ExportButtons path={`${base}/reports/${kind}`} query={query} />{' '}
-            {kind !== 'operational' ? <ExportButtons path={`${base}/exports/votes`} query={{ from, to }} label={t.reports.rawVotes} /> : null}
-            {kind !== 'operational' ? <span class="muted"> {t.reports.rawVotes}</span> : null}
+            {kind !== 'operational' ? (
+              <span class="raw-votes">
+                <ExportButtons path={`${base}/exports/votes`} query={{ from, to }} label={t.reports.rawVotes} />
+                <span class="muted"> {t.reports.rawVotes}</span>
+              </span>
+            ) : null}
           </div>
         </form>
       </Card>
       <ErrorNote error={report.error ?? note} />
       {kind === 'operational' && data ? <OperationalDetail rep={data as Operational} /> : <Card title={t.reports.kinds[kind]}>
         {!data ? <p class="empty muted">{t.app.loading}</p> : rows.length === 0 ? <p class="empty muted">{t.reports.empty}</p> : (
-          <div class="table-wrap">
-            <table class="grid">
-              <thead><tr>
-                <th scope="col">{kind === 'employees' ? t.reports.employee : t.reports.location}</th>
-                <th scope="col">{t.reports.votes}</th><th scope="col">{t.reports.share}</th><th scope="col">{t.reports.score}</th>
-                {kind === 'tactical' ? <><th scope="col">{t.reports.vsPrevious}</th><th scope="col">{t.reports.vsLastYear}</th></> : <th scope="col" />}
-              </tr></thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr key={r.key}>
-                    <th scope="row">{r.label}</th>
-                    <td class="num">{n(r.total)}</td>
-                    <td class="num">{r.share === null ? '—' : pct(r.share)}<span class="zone">{r.wilson ? `${pct(r.wilson[0]!)} – ${pct(r.wilson[1]!)}` : ''}</span></td>
-                    <td class="badge-cell"><ScoreBadge value={r.score} /></td>
-                    {kind === 'tactical' ? <><td class="num">{change(r.change ?? null)}</td><td class="num">{change(r.ly ?? null)}</td></> : <td class="muted">{r.extra}</td>}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+          <>
+            <div class="table-wrap report-wrap">
+              <table class="grid report-table report-rows">
+                <thead><tr>
+                  <th scope="col">{kind === 'employees' ? t.reports.employee : t.reports.location}</th>
+                  <th scope="col">{t.reports.votes}</th><th scope="col">{t.reports.share}</th><th scope="col">{t.reports.score}</th>
+                  {kind === 'tactical' ? <><th scope="col">{t.reports.vsPrevious}</th><th scope="col">{t.reports.vsLastYear}</th></> : <th scope="col" />}
+                </tr></thead>
+                <tbody>
+                  {rows.map((r) => (
+                    <tr key={r.key}>
+                      <th scope="row">{r.label}</th>
+                      <td class="num">{n(r.total)}</td>
+                      <td class="num">{r.share === null ? '—' : pct(r.share)}<span class="zone">{r.wilson ? `${pct(r.wilson[0]!)} – ${pct(r.wilson[1]!)}` : ''}</span></td>
+                      <td class="badge-cell"><ScoreBadge value={r.score} /></td>
+                      {kind === 'tactical' ? <><td class="num">{change(r.change ?? null)}</td><td class="num">{change(r.ly ?? null)}</td></> : <td class="muted">{r.extra}</td>}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
             {kind === 'tactical' ? <p class="note muted">{t.reports.significant}</p> : null}
             {kind === 'employees' ? <p class="note muted">{t.reports.minSample(data.minSample)}</p> : null}
-          </div>
+          </>
         )}
       </Card>}
       <Card title={t.reports.email}>
@@ -152,7 +160,7 @@ export function Reports() {
             </li>
           ))}
         </ul>
-        {schedules.data && !schedules.data.rows.length ? <p class="muted">{t.reports.noSchedules}</p> : null}
+        {schedules.data && !schedules.data.rows.length ? <p class="empty muted">{t.reports.noSchedules}</p> : null}
       </Card>
     </>
   );
@@ -253,8 +261,8 @@ function LocationHours({ l, scoring, asOf }: { l: OpLocation; scoring: Scoring; 
       actions={<span class="muted">{day(l.day, { weekday: 'short', day: 'numeric', month: 'short' })}{l.live ? ` · ${t.reports.live} (${timeIn(locale, l.timezone, asOf)})` : ''}</span>}>
       <p class="note muted">{t.reports.hoursIn(zone)}</p>
       {!hours.length ? <p class="empty muted">{l.live ? t.reports.noVotesYet : t.reports.noVotesDay}</p> : (
-        <div class="table-wrap">
-          <table class="grid compact op-hours">
+        <div class="table-wrap report-wrap">
+          <table class="grid compact op-hours report-table">
             <caption class="sr">{t.reports.hoursCaption(l.label, zone)}</caption>
             <thead><tr>
               <th scope="col">{t.reports.slice}</th>
