@@ -260,6 +260,7 @@ describe('dashboard in Chromium', { skip, timeout: 120_000 }, () => {
     assert.deepEqual((await saved()).params, { falseAlarmsPerWeek: 2 });
     await page.locator('#alert-rules li, #alert-rules tr').filter({ hasText: 'Spikes, sensitive' }).getByRole('button', { name: 'Edit' }).click();
     assert.equal(await form.getByLabel('False-alarm budget').inputValue(), '2');
+    await shot(page, 'alert-rule', true);
     await form.getByRole('button', { name: 'Save' }).click();
     await page.locator('#alert-rules').getByRole('button', { name: 'New rule' }).waitFor();
     assert.deepEqual((await saved()).params, { falseAlarmsPerWeek: 2 });

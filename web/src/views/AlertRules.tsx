@@ -106,7 +106,7 @@ function Hooks({ hooks, org, changed }: { hooks: Webhook[] | undefined; org: str
         {secret ? <p role="status">{t.alerts.hooks.secret} <code>{secret}</code></p> : null}
         <p class="hint muted">{t.alerts.hooks.secretNote}</p>
         {!hooks ? null : !hooks.length ? <p class="empty">{t.alerts.hooks.none}</p> : <ul>{hooks.map((h) => <li key={h.id}>{h.name} — <code>{h.url}</code></li>)}</ul>}
-        <form class="stack" onSubmit={(e) => void add(e)}>
+        <form class="stack rule-form" onSubmit={(e) => void add(e)}>
           <label>{t.alerts.rules.name}<input required maxLength={200} value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} /></label>
           <label>{t.alerts.hooks.url}<input required type="url" value={url} onInput={(e) => setUrl((e.currentTarget as HTMLInputElement).value)} /></label>
           <div><button type="submit">{t.alerts.hooks.add}</button></div>
@@ -156,7 +156,7 @@ function RuleForm({ rule, hooks, done }: { rule: Rule | null; hooks: Webhook[]; 
   const toggle = (list: string[], id: string): string[] => (list.includes(id) ? list.filter((x) => x !== id) : [...list, id]);
   const input = (set: (v: string) => void) => (e: Event) => set((e.currentTarget as HTMLInputElement).value);
   return (
-    <form class="stack" style="padding: 0 12px" onSubmit={(e) => void save(e)}>
+    <form class="stack rule-form" style="padding: 0 12px" onSubmit={(e) => void save(e)}>
       <label>{t.alerts.rules.name}<input required maxLength={200} value={name} onInput={input(setName)} /></label>
       <label>{t.alerts.rules.kind}
         <select value={kind} onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as Kind)}>
@@ -178,20 +178,24 @@ function RuleForm({ rule, hooks, done }: { rule: Rule | null; hooks: Webhook[]; 
       {kind === 'battery_low' ? <label>{t.alerts.rules.batteryPercent}<input type="number" min={1} max={100} value={battery} onInput={input(setBattery)} /></label> : null}
       <fieldset>
         <legend>{t.alerts.rules.locations}</legend>
-        <label><input type="checkbox" checked={locs === null} onChange={() => setLocs(locs === null ? [] : null)} /> {t.alerts.rules.allLocations}</label>
-        {locs !== null ? s.locations.map((l) => <label key={l.id}><input type="checkbox" checked={locs.includes(l.id)} onChange={() => setLocs(toggle(locs, l.id))} /> {l.name}</label>) : null}
+        <div class="checks">
+          <label class="check"><input type="checkbox" checked={locs === null} onChange={() => setLocs(locs === null ? [] : null)} /><span>{t.alerts.rules.allLocations}</span></label>
+          {locs !== null ? s.locations.map((l) => <label key={l.id} class="check"><input type="checkbox" checked={locs.includes(l.id)} onChange={() => setLocs(toggle(locs, l.id))} /><span>{l.name}</span></label>) : null}
+        </div>
       </fieldset>
       <label>{t.alerts.rules.emails}<textarea rows={3} value={emails} onInput={(e) => setEmails((e.currentTarget as HTMLTextAreaElement).value)} /></label>
       {hooks.length ? (
         <fieldset>
           <legend>{t.alerts.rules.webhooks}</legend>
-          {hooks.map((h) => <label key={h.id}><input type="checkbox" checked={hookIds.includes(h.id)} onChange={() => setHookIds(toggle(hookIds, h.id))} /> {h.name}</label>)}
+          <div class="checks">
+            {hooks.map((h) => <label key={h.id} class="check"><input type="checkbox" checked={hookIds.includes(h.id)} onChange={() => setHookIds(toggle(hookIds, h.id))} /><span>{h.name}</span></label>)}
+          </div>
         </fieldset>
       ) : null}
       <label>{t.alerts.rules.quietStart}<input type="time" value={quietStart} onInput={input(setQuietStart)} /></label>
       <label>{t.alerts.rules.quietEnd}<input type="time" value={quietEnd} onInput={input(setQuietEnd)} /></label>
       <p class="hint muted">{t.alerts.rules.quietNote}</p>
-      <label><input type="checkbox" checked={critical} onChange={() => setCritical(!critical)} /> {t.alerts.rules.critical}</label>
+      <label class="check"><input type="checkbox" checked={critical} onChange={() => setCritical(!critical)} /><span>{t.alerts.rules.critical}</span></label>
       <div class="link-row">
         <button type="submit">{t.alerts.rules.save}</button>
         <button type="button" onClick={done}>{t.alerts.rules.cancel}</button>
