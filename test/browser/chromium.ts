@@ -35,7 +35,10 @@ export type ContextOptions = BrowserContextOptions & { timeout?: number };
 /** Chromium with one context (as newContext makes it) and a page. */
 export async function launch(options: ContextOptions = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
   if (!present) throw new Error(`Chromium is not installed at ${CHROMIUM}: CI must run the browser tests (.ci/run installs Debian's chromium)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  // Under scripts/test-at.sh the tests run on a shifted clock (libfaketime); Chromium does not start
+  // with it preloaded, so it runs on the real clock and each context's page clock is set to ours.
+  const env = process.env['FAKETIME'] ? { ...process.env, LD_PRELOAD: '', FAKETIME: '' } : undefined;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, ...(env ? { env } : {}) });
   const context = await newContext(browser, options);
   return { browser, context, page: await context.newPage() };
 }
@@ -45,6 +48,7 @@ export async function newContext(browser: Browser, options: ContextOptions = {})
   const { timeout = 5000, ...contextOptions } = options;
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'America/New_York', ...contextOptions });
   context.setDefaultTimeout(timeout);
+  if (process.env['FAKETIME']) await context.clock.setSystemTime(Date.now());
   return context;
 }
 
