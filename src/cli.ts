@@ -56,8 +56,6 @@ async function main(argv: string[]): Promise<number> {
     const logger = { level: config.logLevel, redact: REDACT };
     const pino = (await import('pino')).default(logger);
     pino.info({ backend: store.dialect, dataDir: store.dialect === 'sqlite' ? config.dataDir : undefined }, 'store ready');
-    // Says in the log whether mail is on (PROTOCOL §0); the report schedules that use it come later.
-    (await import('./mail/mailer.ts')).mailerFromEnv(process.env, (level, msg, detail) => pino[level](detail ?? {}, msg));
     const demo = values.demo ? await import('./demo/seed.ts') : null;
     // The first administrator (README "Accounts and access"): env, else a prompt on a terminal (not for the demo, which must just run).
     const { firstAdminBeforeStart, setupLinkIfNeeded } = await import('./accounts/first-admin.ts');
