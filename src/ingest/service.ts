@@ -7,7 +7,7 @@ import { AppError, forbidden } from '../domain/errors.ts';
 import { parseTimestamp } from '../domain/time.ts';
 import { recordHeartbeat } from '../devices/devices.ts';
 import { markSeen } from '../devices/seen.ts';
-import { prepareCamera, prepareVisitors, prepareVotes } from './pipeline.ts';
+import { prepareCamera, prepareVisitors, prepareVotes, type StepContext } from './pipeline.ts';
 import { writeCamera, writeVisitors } from './write.ts';
 import type { GroupCommitter, IngestResult } from './committer.ts';
 import { CameraBody, HeartbeatBody, INGEST_BODY_LIMIT, VisitorsBody, VotesBody } from './schemas.ts';
@@ -33,19 +33,28 @@ export function requireKind(device: DevicePrincipal, message: MessageKind): void
 const withTs = <E extends { ts: string | number }>(events: E[]): Array<E & { parsedTs: number }> =>
   events.map((e, i) => ({ ...e, parsedTs: parseTimestamp(e.ts, `events[${i}].ts`) }));
 
+/**
+ * What every event body goes through first, before its timestamps are read (a wrong kind is 403
+ * whatever it sent): the kind check, the device marked alive (written at most once a minute), and
+ * the context its events are prepared in.
+ */
+function admit(ctx: IngestContext, device: DevicePrincipal, message: MessageKind, receivedAt: number): StepContext {
+  requireKind(device, message);
+  markSeen(ctx.store, device.deviceId, receivedAt);
+  return { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt };
+}
+
 /** Stores a validated votes body; resolves only once the votes are durably committed. */
 export async function ingestVotes(ctx: IngestContext, device: DevicePrincipal, body: VotesBody, receivedAt = Date.now()): Promise<IngestResult> {
-  requireKind(device, 'votes');
-  markSeen(ctx.store, device.deviceId, receivedAt); // a device sending presses is alive (written at most once a minute)
-  const votes = await prepareVotes(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  const step = admit(ctx, device, 'votes', receivedAt);
+  const votes = await prepareVotes(withTs(body.events), step);
   return ctx.committer.submit(votes);
 }
 
 /** Stores a validated visitors body (kind counter), idempotent like votes. */
 export async function ingestVisitors(ctx: IngestContext, device: DevicePrincipal, body: VisitorsBody, receivedAt = Date.now()): Promise<IngestResult> {
-  requireKind(device, 'visitors');
-  markSeen(ctx.store, device.deviceId, receivedAt);
-  const items = await prepareVisitors(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  const step = admit(ctx, device, 'visitors', receivedAt);
+  const items = await prepareVisitors(withTs(body.events), step);
   const fresh = await writeVisitors(ctx.store, items);
   return { accepted: fresh.length, duplicates: items.length - fresh.length };
 }
@@ -55,9 +64,8 @@ export async function ingestVisitors(ctx: IngestContext, device: DevicePrincipal
  * camera rule re-judges the presses at the camera's place around these events (late evidence).
  */
 export async function ingestCamera(ctx: IngestContext, device: DevicePrincipal, body: CameraBody, receivedAt = Date.now()): Promise<IngestResult> {
-  requireKind(device, 'camera');
-  markSeen(ctx.store, device.deviceId, receivedAt);
-  const items = await prepareCamera(withTs(body.events), { device: { id: device.deviceId, orgId: device.orgId, kind: device.deviceKind }, refs: ctx.refs, receivedAt });
+  const step = admit(ctx, device, 'camera', receivedAt);
+  const items = await prepareCamera(withTs(body.events), step);
   const fresh = await writeCamera(ctx.store, items);
   return { accepted: fresh.length, duplicates: items.length - fresh.length };
 }
