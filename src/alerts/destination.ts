@@ -76,9 +76,7 @@ function embeddedIPv4(a: string): string | null {
 }
 
 /** A delivery that the policy refuses: retrying cannot help until the webhook or the configuration changes. */
-export class DestinationRefused extends Error {
-  readonly permanent = true;
-}
+export class DestinationRefused extends Error {}
 
 export class DestinationPolicy {
   readonly allowPrivate: boolean;
@@ -109,8 +107,13 @@ export class DestinationPolicy {
 
   /** Throws DestinationRefused unless the address may be connected to. */
   check(address: string): void {
+    const e = this.#refused(address);
+    if (e) throw e;
+  }
+
+  #refused(address: string): DestinationRefused | null {
     const why = this.refusal(address);
-    if (why !== null) throw new DestinationRefused(`webhook address ${address} is not allowed (${why}; an operator can allow it with WEBHOOK_ALLOWED_NETWORKS)`);
+    return why === null ? null : new DestinationRefused(`webhook address ${address} is not allowed (${why}; an operator can allow it with WEBHOOK_ALLOWED_NETWORKS)`);
   }
 
   /**
@@ -145,9 +148,9 @@ export class DestinationPolicy {
     return (hostname, options, callback) => {
       resolve(hostname, { ...options, all: true }, (err, list) => {
         if (err) return callback(err, options.all ? [] : '');
-        const bad = list.find((a) => this.refusal(a.address) !== null);
-        if (bad) {
-          try { this.check(bad.address); } catch (e) { return callback(e as Error, options.all ? [] : ''); }
+        for (const a of list) {
+          const refused = this.#refused(a.address);
+          if (refused) return callback(refused, options.all ? [] : '');
         }
         if (options.all) return callback(null, list);
         const first = list[0];
