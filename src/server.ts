@@ -18,7 +18,7 @@ import { DestinationPolicy, type DestinationOptions } from './alerts/destination
 /** The alert loops (src/alerts): evaluation every intervalMs, delivery of the outbox every deliveryIntervalMs. */
 export type AlertsOptions = { publicUrl?: string | undefined; intervalMs?: number | undefined; deliveryIntervalMs?: number | undefined; mailer?: Mailer | null | undefined };
 import { ReportScheduler, type SchedulerOptions } from './reports/schedules.ts';
-import { Mailer, mailerFromEnv } from './mail/mailer.ts';
+import { mailerFromEnv, type Mailer } from './mail/mailer.ts';
 
 /** `mqtt`: the devices' MQTT transport, null when off (or when the embedded broker's port was taken). `live`: the SSE fan-out; `relay`: its link to the other nodes (PostgreSQL only). */
 export type Server = {
@@ -51,7 +51,8 @@ export async function startServer(o: {
   // On PostgreSQL the other nodes get them too, and this node's streams get theirs.
   let relay: PgRelay | null = null;
   const committer = new GroupCommitter(store, (votes) => { live.publish(votes); relay?.publish(votes); });
-  const webhooks = new DestinationPolicy(o.webhooks ?? webhookOptionsOf(loadConfig()));
+  const env = loadConfig(); // what the options leave out comes from the environment
+  const webhooks = new DestinationPolicy(o.webhooks ?? webhookOptionsOf(env));
   const ctx: AppContext = { store, refs, committer, bus: new DeviceBus(), webhooks };
   const app = await buildApp(ctx, { logger: o.logger, live });
   if (store.pgConnection && o.relay !== false) {
@@ -76,10 +77,8 @@ export async function startServer(o: {
   fleet?.start();
   let alerts: Server['alerts'] = null;
   if (o.alerts !== false) {
-    const env = loadConfig();
-    const smtp = process.env['SMTP_URL'];
     // One attempt per pass: the outbox does the retrying, with backoff that survives a restart.
-    const mailer = o.alerts?.mailer !== undefined ? o.alerts.mailer : smtp ? new Mailer({ url: smtp, from: process.env['SMTP_FROM'] || undefined, attempts: 1 }) : null;
+    const mailer = o.alerts?.mailer !== undefined ? o.alerts.mailer : mailerFromEnv(process.env, undefined, { attempts: 1 });
     const onError = (err: unknown): void => app.log.error({ err }, 'alerts pass failed');
     alerts = {
       evaluator: new AlertEvaluator(store, { publicUrl: o.alerts?.publicUrl ?? env.publicUrl, intervalMs: o.alerts?.intervalMs ?? env.alertsIntervalSeconds * 1000, onError }),

@@ -50,8 +50,8 @@ export class Mailer {
 }
 
 /** A mailer from SMTP_URL, or null (mail disabled) when it is unset. */
-export function mailerFromEnv(env: NodeJS.ProcessEnv = process.env, log?: MailLog): Mailer | null {
+export function mailerFromEnv(env: NodeJS.ProcessEnv = process.env, log?: MailLog, retry: Pick<MailerOptions, 'attempts' | 'backoffMs'> = {}): Mailer | null {
   const url = env['SMTP_URL'];
   if (!url) { log?.('info', 'SMTP_URL is not set: email reports are disabled'); return null; }
-  return new Mailer({ url, from: env['SMTP_FROM'] || undefined, log });
+  return new Mailer({ ...retry, url, from: env['SMTP_FROM'] || undefined, log });
 }
