@@ -11,6 +11,17 @@ export function ScoreBadge({ value, big }: { value: number | null; big?: boolean
   return <span class={`badge${value ? ` s${value}` : ''}${big ? ' big' : ''}`} role="img" aria-label={label} title={label}>{value ?? '—'}</span>;
 }
 
+/** Both buttons' counts, a dot each; screen readers hear the words. */
+export function ButtonCounts({ satisfied, dissatisfied }: { satisfied: number; dissatisfied: number }) {
+  const { t, n } = useI18n();
+  return (
+    <>
+      <span class="dot w" aria-hidden="true" />{n(satisfied)}<span class="sr"> {t.fig.satisfied},</span>
+      <span class="dot b" aria-hidden="true" />{n(dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span>
+    </>
+  );
+}
+
 /** Score badge, share, its 95 % interval and the counts of both buttons. */
 export function Figure({ c, scoring, big, flash }: { c: Counts; scoring: Scoring; big?: boolean; flash?: number }) {
   const { t, pct, n } = useI18n();
@@ -29,8 +40,7 @@ export function Figure({ c, scoring, big, flash }: { c: Counts; scoring: Scoring
           : w ? <><span class="sr">{t.fig.interval} </span>{pct(w[0])} – {pct(w[1])}</> : ''}
       </div>
       <div class="fig-line muted counts">
-        <span class="dot w" aria-hidden="true" />{n(c.satisfied)}<span class="sr"> {t.fig.satisfied},</span>
-        <span class="dot b" aria-hidden="true" />{n(c.dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span>
+        <ButtonCounts satisfied={c.satisfied} dissatisfied={c.dissatisfied} />
         {c.flagged ? <span class="flagged" title={t.fig.flagged(n(c.flagged))}> ⚑{n(c.flagged)}</span> : null}
       </div>
     </div>

@@ -5,7 +5,7 @@ import { useI18n } from '../i18n/index.ts';
 import { useOrg } from '../org.tsx';
 import { useData } from '../data.ts';
 import { api } from '../api.ts';
-import { Card, ErrorNote, ScoreBadge } from '../components.tsx';
+import { ButtonCounts, Card, ErrorNote, ScoreBadge } from '../components.tsx';
 import { addDays, score, share, type Counts, type Scoring } from '../stats.ts';
 import { dayIn, formatDay, timeIn, zoneName } from '../time.ts';
 import { download, ExportButtons, lastDays } from '../exports.tsx';
@@ -236,8 +236,7 @@ function LocationHours({ l, scoring, asOf }: { l: OpLocation; scoring: Scoring; 
     return (
       <td key={h} data-hour={h} class="hour" title={k ? (sc ? t.fig.score(sc) : t.fig.belowMin(scoring.minSample)) : undefined}>
         <span class={`hour-share${sc ? ` s${sc}` : ''}`}>{p === null ? '—' : pct(p, 0)}</span>
-        <span class="hour-counts"><span class="dot w" aria-hidden="true" />{n(c.satisfied)}<span class="sr"> {t.fig.satisfied},</span>
-          <span class="dot b" aria-hidden="true" />{n(c.dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span></span>
+        <span class="hour-counts"><ButtonCounts satisfied={c.satisfied} dissatisfied={c.dissatisfied} /></span>
         {sc ? <span class="sr">, {t.fig.score(sc)}</span> : null}
       </td>
     );
@@ -248,8 +247,7 @@ function LocationHours({ l, scoring, asOf }: { l: OpLocation; scoring: Scoring; 
       {hours.map((h) => cell(x.hours[h] ?? null, h))}
       <td class="hour day-total">
         <span class="hour-share"><ScoreBadge value={x.total.score} /> {x.total.share === null ? '—' : pct(x.total.share, 0)}</span>
-        <span class="hour-counts"><span class="dot w" aria-hidden="true" />{n(x.total.satisfied)}<span class="sr"> {t.fig.satisfied},</span>
-          <span class="dot b" aria-hidden="true" />{n(x.total.dissatisfied)}<span class="sr"> {t.fig.dissatisfied}</span></span>
+        <span class="hour-counts"><ButtonCounts satisfied={x.total.satisfied} dissatisfied={x.total.dissatisfied} /></span>
       </td>
     </tr>
   );
